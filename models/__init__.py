@@ -1,0 +1,39 @@
+"""Token mixers, blocks, backbones and the registered model presets (`zoo.models`)."""
+
+from zoo.models import presets as _presets  # noqa: F401  (registers the presets)
+from zoo.models.attention import Attention, AttentionConfig, AttentionState
+from zoo.models.backbone import Backbone
+from zoo.models.config import ModelConfig, config_from_dict
+from zoo.models.lm import LMHeadModel
+from zoo.models.mamba import Mamba2, Mamba2Config, Mamba2State
+from zoo.models.mixers import MIXERS
+from zoo.models.registry import (
+    ModelEntry,
+    UnknownModelError,
+    build_model,
+    get_entry,
+    list_models,
+    model_config,
+    register_model,
+)
+
+__all__ = [
+    "MIXERS",
+    "Attention",
+    "AttentionConfig",
+    "AttentionState",
+    "Backbone",
+    "LMHeadModel",
+    "Mamba2",
+    "Mamba2Config",
+    "Mamba2State",
+    "ModelConfig",
+    "config_from_dict",
+    "ModelEntry",
+    "UnknownModelError",
+    "build_model",
+    "get_entry",
+    "list_models",
+    "model_config",
+    "register_model",
+]

@@ -1,0 +1,115 @@
+"""Input validation for the scan ops: every failure is a ValueError naming the argument,
+the shape it has and the shape it should have."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+BACKENDS = ("auto", "torch", "reference")
+
+
+def check_backend(op: str, backend: str) -> None:
+    """Raise ValueError unless `backend` is one of BACKENDS."""
+    if backend not in BACKENDS:
+        raise ValueError(f"{op}: unknown backend {backend!r}; the backends of this op are {BACKENDS}")
+
+
+def check_shape(
+    op: str, name: str, tensor: Tensor, dims: str, expected: Sequence[int | None], source: str = ""
+) -> None:
+    """Raise ValueError unless `tensor.shape` matches `expected` (None matches any size).
+
+    dims names the axes, e.g. "B, T, H, K"; source says where the expected sizes come from, e.g. "q".
+    """
+    ok = tensor.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, tensor.shape))
+    if ok:
+        return
+    message = f"{op}: {name} has shape {tuple(tensor.shape)} but expected ({dims})"
+    if any(e is not None for e in expected):
+        shown = ", ".join(letter if e is None else str(e) for letter, e in zip(dims.split(", "), expected))
+        message += f" = ({shown})"
+    if source:
+        message += f" from {source}"
+    raise ValueError(message)
+
+
+def check_floating(op: str, **tensors: Tensor | None) -> None:
+    """Raise ValueError for any given tensor whose dtype is not floating point."""
+    for name, tensor in tensors.items():
+        if tensor is not None and not tensor.is_floating_point():
+            raise ValueError(f"{op}: {name} has dtype {tensor.dtype} but expected a floating-point dtype")
+
+
+def check_scan_inputs(
+    op: str,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    state: Tensor | None,
+    *,
+    lead: str,
+    num_states: int,
+    state_name: str,
+    state_source: str,
+) -> None:
+    """Validate the scan inputs: q, k: [*lead, H, K], v: [*lead, H, V], g: [*lead, H],
+    state: [num_states, H, K, V]. lead is "B, T" for the sequence form, "B" for the step form."""
+    n_lead = len(lead.split(", "))
+    check_shape(op, "q", q, f"{lead}, H, K", [None] * (n_lead + 2))
+    *lead_sizes, heads, key_dim = q.shape
+    check_shape(op, "k", k, f"{lead}, H, K", q.shape, "q")
+    check_shape(op, "v", v, f"{lead}, H, V", [*lead_sizes, heads, None], "q")
+    check_shape(op, "g", g, f"{lead}, H", [*lead_sizes, heads], "q")
+    if state is not None:
+        expected = (num_states, heads, key_dim, v.shape[-1])
+        check_shape(op, state_name, state, "N, H, K, V", expected, state_source)
+    check_floating(op, q=q, k=k, v=v, g=g, **{state_name: state})
+
+
+def check_ssd_inputs(
+    op: str,
+    x: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    z: Tensor | None,
+    dt_bias: Tensor | None,
+    state: Tensor | None,
+    *,
+    lead: str,
+    num_states: int,
+    state_name: str,
+    state_source: str,
+) -> None:
+    """Validate the SSD inputs: x, z: [*lead, H, P], dt: [*lead, H], A, dt_bias: [H], B, C: [*lead, G, N]
+    with H % G == 0, D: [H] or [H, P], state: [num_states, H, N, P]. lead is "B, T" or "B"."""
+    n_lead = len(lead.split(", "))
+    check_shape(op, "x", x, f"{lead}, H, P", [None] * (n_lead + 2))
+    *lead_sizes, heads, head_dim = x.shape
+    check_shape(op, "dt", dt, f"{lead}, H", [*lead_sizes, heads], "x")
+    check_shape(op, "A", A, "H", [heads], "x")
+    check_shape(op, "B", B, f"{lead}, G, N", [*lead_sizes, None, None], "x")
+    groups, state_dim = B.shape[-2:]
+    check_shape(op, "C", C, f"{lead}, G, N", B.shape, "B")
+    if heads % groups != 0:
+        raise ValueError(
+            f"{op}: the number of heads H = {heads} (from x) must be a multiple of "
+            f"the number of groups G = {groups} (from B)"
+        )
+    if D is not None and D.ndim == 2:
+        check_shape(op, "D", D, "H, P", [heads, head_dim], "x")
+    elif D is not None:
+        check_shape(op, "D", D, "H", [heads], "x")
+    if z is not None:
+        check_shape(op, "z", z, f"{lead}, H, P", x.shape, "x")
+    if dt_bias is not None:
+        check_shape(op, "dt_bias", dt_bias, "H", [heads], "x")
+    if state is not None:
+        expected = (num_states, heads, state_dim, head_dim)
+        check_shape(op, state_name, state, "N_seq, H, N, P", expected, state_source)
+    check_floating(op, x=x, dt=dt, A=A, B=B, C=C, D=D, z=z, dt_bias=dt_bias, **{state_name: state})

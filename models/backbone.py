@@ -1,0 +1,55 @@
+"""The backbone: a stack of blocks built from the per-layer mixer pattern, with a final norm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.models.block import Block
+from zoo.models.mixers import build_mixer
+from zoo.models.norm import RMSNorm
+
+
+class Backbone(nn.Module):
+    """`[B, T, d_model] -> [B, T, d_model]` through `len(config.layers)` blocks and a final RMSNorm.
+
+    States are a list with one entry per layer (a KV cache for attention, a recurrent state otherwise).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            Block(
+                config.d_model,
+                build_mixer(name, config.d_model, config),
+                config.d_intermediate,
+                config.norm_eps,
+            )
+            for name in config.layers
+        )
+        self.norm_f = RMSNorm(config.d_model, config.norm_eps)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        states: list[Any] | None = None,
+        cu_seqlens: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, list[Any]]:
+        """x `[B, T, d]`, per-layer states -> (normalised hidden states `[B, T, d]`, new per-layer states)."""
+        states = states if states is not None else [None] * len(self.layers)
+        new_states = []
+        for block, state in zip(self.layers, states):
+            x, state = block(x, state, cu_seqlens)
+            new_states.append(state)
+        return self.norm_f(x), new_states
+
+    def step(self, x: torch.Tensor, states: list[Any] | None) -> tuple[torch.Tensor, list[Any]]:
+        """One token: x `[B, d]` -> (normalised hidden state `[B, d]`, new per-layer states)."""
+        states = states if states is not None else [None] * len(self.layers)
+        new_states = []
+        for block, state in zip(self.layers, states):
+            x, state = block.step(x, state)
+            new_states.append(state)
+        return self.norm_f(x), new_states

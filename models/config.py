@@ -1,0 +1,40 @@
+"""`ModelConfig`: everything needed to build a network, as an OmegaConf-friendly dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zoo.models.attention import AttentionConfig
+from zoo.models.mamba import Mamba2Config
+
+
+@dataclass
+class ModelConfig:
+    """A token-in, token-out sequence model: embedding, a stack of blocks, final norm, LM head.
+
+    `layers` names the mixer of each block in order (`zoo.models.MIXERS` lists the names), so a hybrid
+    is configuration: `[mamba2, mamba2, mamba2, attention]`. Each mixer family reads its own section.
+    """
+
+    name: str = "custom"  # the preset this config came from
+    family: str = "custom"
+    d_model: int = 64
+    layers: list[str] = field(default_factory=lambda: ["attention", "attention"])
+    d_intermediate: int = 0  # hidden size of the gated MLP after each mixer; 0 = no MLP
+    vocab_size: int = 256
+    tie_embeddings: bool = True
+    norm_eps: float = 1e-5
+    initializer_range: float = 0.02
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    mamba2: Mamba2Config = field(default_factory=Mamba2Config)
+
+
+def config_from_dict(fields: dict) -> ModelConfig:
+    """A `ModelConfig` from its plain-dict form (nested sections as dicts); unknown keys raise ValueError."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), fields))
+    except OmegaConfBaseException as error:
+        raise ValueError(f"not a valid ModelConfig: {str(error).splitlines()[0]} (key '{error.full_key}')") from None

@@ -1,0 +1,22 @@
+"""The table of token mixers a `ModelConfig.layers` entry can name."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from zoo.models.attention import Attention
+from zoo.models.mamba import Mamba2
+
+# layer name -> (mixer class, the ModelConfig section holding its hyperparameters)
+MIXERS: dict[str, tuple[type[nn.Module], str]] = {
+    "attention": (Attention, "attention"),
+    "mamba2": (Mamba2, "mamba2"),
+}
+
+
+def build_mixer(name: str, d_model: int, config) -> nn.Module:
+    """Instantiate mixer `name` with its section of `config` (a ModelConfig)."""
+    if name not in MIXERS:
+        raise ValueError(f"unknown mixer '{name}' in layers; choose from: {', '.join(sorted(MIXERS))}")
+    cls, section = MIXERS[name]
+    return cls(d_model, getattr(config, section))

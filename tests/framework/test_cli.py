@@ -1,0 +1,108 @@
+"""The `zoo` command end to end: a short training run through the console script, then eval, card, list."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo.cli import main
+from zoo.hub import from_pretrained
+
+SHORT_RUN = [
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+    "task.num_train=256",
+    "task.num_val=64",
+    "task.num_test=64",
+    "task.batch_size=32",
+    "optim.warmup_steps=2",
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, request):
+    """Run `zoo train` on the quick-start experiment, shortened, as a user would from a shell."""
+    root = tmp_path_factory.mktemp("cli")
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    zoo_script = Path(sys.executable).with_name("zoo")
+    command = [str(zoo_script) if zoo_script.exists() else shutil.which("zoo"), "train", str(experiment)]
+    env = {**os.environ, "SEQZOO_DATA": str(root / "data"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command + SHORT_RUN + [f"output_dir={root / 'runs'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (run_dir,) = (root / "runs" / "mqar-hybrid").iterdir()
+    return run_dir, done.stdout, env
+
+
+def test_train_writes_the_run_directory(trained_run):
+    run_dir, stdout, _ = trained_run
+    for name in ("config.yaml", "metrics.csv", "curves.png", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), f"{name} missing from {run_dir}"
+    assert "test/acc" in stdout and "exported model" in stdout
+    assert "task.num_train" not in (run_dir / "config.yaml").read_text()
+    assert "num_train: 256" in (run_dir / "config.yaml").read_text()
+
+
+def test_train_exports_a_loadable_checkpoint_with_card(trained_run):
+    run_dir, _, _ = trained_run
+    export = run_dir / "export"
+    model = from_pretrained(export)
+    assert model.config.name == "hybrid-tiny"
+    results = json.loads((export / "eval_results.json").read_text())
+    assert 0.0 <= results["test/acc"] <= 1.0 and results["test/loss"] > 0
+    card = (export / "README.md").read_text()
+    assert "library_name: seqzoo" in card and "model-index" in card
+
+
+def test_eval_reproduces_the_recorded_test_metrics(trained_run, monkeypatch, capsys):
+    run_dir, _, env = trained_run
+    monkeypatch.setenv("SEQZOO_DATA", env["SEQZOO_DATA"])
+    recorded = json.loads((run_dir / "export" / "eval_results.json").read_text())
+    from zoo.evaluate import evaluate
+
+    metrics = evaluate(run_dir / "export")
+    assert metrics["test/acc"] == pytest.approx(recorded["test/acc"], abs=1e-6)
+    assert main(["eval", str(run_dir / "export"), "task.num_test=32"]) == 0
+    assert "test/acc" in capsys.readouterr().out
+
+
+def test_eval_rejects_non_task_overrides(trained_run, capsys):
+    run_dir, _, _ = trained_run
+    assert main(["eval", str(run_dir / "export"), "model.d_model=3"]) == 2
+    assert "task overrides only" in capsys.readouterr().err
+
+
+def test_card_command_prints_the_card(trained_run, capsys):
+    run_dir, _, _ = trained_run
+    assert main(["card", str(run_dir / "export")]) == 0
+    assert "library_name: seqzoo" in capsys.readouterr().out
+
+
+def test_list_prints_every_model(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("attention-tiny", "mamba2-tiny", "hybrid-tiny"):
+        assert name in out
+
+
+def test_config_error_exits_2_with_message(tmp_path, capsys, request):
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    assert main(["train", str(experiment), "model.d_modl=3", f"output_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key 'model.d_modl'" in err and "did you mean 'model.d_model'" in err
+    assert not list(tmp_path.iterdir()), "a failing config must not create a run directory"
+
+
+def test_missing_checkpoint_exits_2(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nothing")]) == 2
+    assert "checkpoint folder not found" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""Experiment configs: composition, overrides, and an error naming the key for each kind of mistake."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from zoo.config import ExperimentConfig, load_config, to_objects
+from zoo.errors import ConfigError
+from zoo.tasks import MQARConfig
+
+EXPERIMENTS = "configs/experiments"
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    """Write an experiment YAML and return its path."""
+
+    def write(text: str, name: str = "exp.yaml"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def test_shipped_experiments_compose(request):
+    root = request.config.rootpath / EXPERIMENTS
+    files = sorted(root.glob("*.yaml"))
+    assert files, f"no experiments in {root}"
+    for path in files:
+        config = to_objects(load_config(path))
+        assert isinstance(config, ExperimentConfig)
+        assert isinstance(config.task, MQARConfig) or config.task.name
+
+
+def test_preset_fields_then_section_then_overrides(experiment):
+    path = experiment("model: {name: hybrid-tiny, d_model: 96}\ntask: {name: mqar, seq_len: 128}\n")
+    config = load_config(path, ["model.mamba2.d_state=8", "trainer.max_epochs=3", "optim.lr=0.01"])
+    assert config.model.name == "hybrid-tiny"
+    assert list(config.model.layers) == ["mamba2", "attention"]  # from the preset
+    assert config.model.d_model == 96  # from the file
+    assert config.model.mamba2.d_state == 8  # from the command line
+    assert config.model.mamba2.headdim == 16  # preset value kept under a partial override
+    assert config.task.seq_len == 128 and config.task.num_kv_pairs == 4
+    assert config.trainer.max_epochs == 3 and config.optim.lr == 0.01
+
+
+def test_extends_merges_bases_first(experiment):
+    experiment("name: base\nmodel: hybrid-tiny\ntask: {name: mqar, seq_len: 128}\noptim: {lr: 0.5}\n", "base.yaml")
+    path = experiment("extends: base.yaml\nname: child\nmodel: {name: attention-tiny}\n")
+    config = load_config(path)
+    assert config.name == "child" and config.model.name == "attention-tiny"
+    assert config.task.seq_len == 128 and config.optim.lr == 0.5
+
+
+def test_extends_cycle_is_reported(experiment):
+    experiment("extends: b.yaml\ntask: mqar\n", "a.yaml")
+    path = experiment("extends: a.yaml\ntask: mqar\n", "b.yaml")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(path)
+
+
+def test_resolved_config_round_trips_through_yaml(experiment, tmp_path):
+    config = load_config(experiment("model: hybrid-tiny\ntask: mqar\n"), ["model.d_model=80"])
+    saved = tmp_path / "saved.yaml"
+    saved.write_text(OmegaConf.to_yaml(config))
+    assert load_config(saved) == config
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.d_modle=3"], r"unknown config key 'model\.d_modle' \(did you mean 'model\.d_model'\?\)"),
+        (["model.mamba2.dstate=3"], r"'model\.mamba2\.dstate'.*valid keys in 'model\.mamba2': d_state"),
+        (["task.seqlen=3"], r"unknown config key 'task\.seqlen'.*did you mean 'task\.seq_len'"),
+        (["trainr.max_epochs=1"], r"unknown config key 'trainr' \(did you mean 'trainer'\?\)"),
+        (["model.d_model=abc"], r"'model\.d_model' has a wrong value.*Integer"),
+        (["trainer.max_epochs=1.5"], r"'trainer\.max_epochs' has a wrong value"),
+        (["model.name=mamba9"], r"unknown model.*mamba9.*attention-tiny.*hybrid-tiny"),
+        (["task.name=imdb"], r"unknown task 'imdb'; choose one of: mqar"),
+        (["model.layers=[attention,mamba7]"], r"'model\.layers\[1\]' is 'mamba7'.*choose from: attention, mamba2"),
+        (["trainer.precision=bf16-true"], r"'trainer\.precision'.*32-true.*bf16-mixed"),
+        (["trainer.monitor_mode=up"], r"'trainer\.monitor_mode'"),
+        (["task.seq_len=8"], r"section 'task'.*seq_len must be >= 4 \* num_kv_pairs = 16"),
+        (["seed"], r"not of the form key=value"),
+    ],
+)
+def test_config_errors_name_the_key(experiment, overrides, message):
+    path = experiment("model: hybrid-tiny\ntask: mqar\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, overrides)
+
+
+def test_missing_file_and_bad_yaml(experiment, tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(experiment("model: [unclosed\n"))
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(experiment("- a\n- b\n"))
+
+
+def test_missing_task_lists_tasks(experiment):
+    with pytest.raises(ConfigError, match="choose one of: mqar"):
+        load_config(experiment("model: hybrid-tiny\n"))

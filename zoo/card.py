@@ -1,0 +1,104 @@
+"""Model cards: the hub `README.md` with YAML metadata (library, tags, datasets, model-index results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}
+
+A **{{ family }}** sequence model from [seqzoo](https://pypi.org/project/seqzoo/){% if task_name %}, trained on
+**{{ task_name }}**{% endif %}.
+
+## Architecture
+
+| field | value |
+|---|---|
+| layers | {{ layers }} |
+| d_model | {{ d_model }} |
+| MLP hidden size | {{ d_intermediate }} |
+| vocabulary | {{ vocab_size }} |
+| parameters | {{ parameters }} |
+
+## Results
+{% if results %}
+| metric | value |
+|---|---|
+{% for name, value in results %}| {{ name }} | {{ value }} |
+{% endfor %}{% else %}
+No evaluation results recorded.
+{% endif %}
+{% if training %}
+## Training
+
+```yaml
+{{ training }}
+```
+{% endif %}
+## Use
+
+```python
+import zoo
+
+model = zoo.from_pretrained("path/to/this/folder")   # or "hf-hub:<org>/<name>"
+logits = model(input_ids)                           # [B, T] -> [B, T, {{ vocab_size }}]
+```
+
+Evaluate it again with `zoo eval <folder>`; `zoo card <folder>` rewrites this card from `config.json`
+and `eval_results.json`.
+"""
+
+
+def _format(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render_card(config: dict[str, Any], results: dict[str, float], parameters: int) -> ModelCard:
+    """The model card of a checkpoint folder, from its `config.json` contents and its metrics."""
+    model, task, training = config["model"], config.get("task"), config.get("training")
+    model_name = config.get("name") or model["name"]
+    task_name = task["name"] if task else None
+    task_description = config.get("task_description") or task_name
+    eval_results = [
+        EvalResult(
+            task_type="sequence-modeling",
+            task_name=task_description,
+            dataset_type=f"seqzoo/{task_name}",
+            dataset_name=task_description,
+            dataset_split=metric.split("/")[0] if "/" in metric else "test",
+            metric_type=metric.split("/")[-1],
+            metric_name=metric,
+            metric_value=float(value),
+        )
+        for metric, value in sorted(results.items())
+        if metric.startswith("test/")
+    ] or None
+    card_data = ModelCardData(
+        library_name="seqzoo",
+        license="apache-2.0",
+        tags=["seqzoo", model["family"], *sorted(set(model["layers"]))],
+        datasets=[f"seqzoo/{task_name}"] if task_name else None,
+        metrics=sorted({m.split("/")[-1] for m in results}) or None,
+        model_name=model_name if eval_results else None,
+        eval_results=eval_results,
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_str=_TEMPLATE,
+        model_name=model_name,
+        family=model["family"],
+        task_name=task_description,
+        layers=", ".join(model["layers"]),
+        d_model=model["d_model"],
+        d_intermediate=model["d_intermediate"],
+        vocab_size=model["vocab_size"],
+        parameters=f"{parameters:,}",
+        results=[(name, _format(value)) for name, value in sorted(results.items())],
+        training=yaml.safe_dump(training, sort_keys=False).strip() if training else None,
+    )

@@ -1,0 +1,108 @@
+"""The `zoo` command: list models, train from a config, evaluate a checkpoint, write its model card."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zoo.errors import CheckpointError, ConfigError
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from zoo.models import build_model, get_entry, list_models, model_config
+
+    table = Table(title="seqzoo models")
+    for column in ("name", "family", "layers", "d_model", "parameters", "pretrained"):
+        table.add_column(
+            column, justify="right" if column in ("d_model", "parameters") else "left", no_wrap=column == "name"
+        )
+    for name in list_models(args.pattern):
+        config = model_config(name)
+        entry = get_entry(name)
+        parameters = build_model(config).num_parameters()
+        layers = " ".join(config.layers) if len(config.layers) <= 4 else f"{len(config.layers)} layers"
+        table.add_row(name, entry.family, layers, str(config.d_model), f"{parameters:,}", ", ".join(entry.pretrained))
+    console.print(table)
+    return 0
+
+
+def _print_metrics(title: str, metrics: dict[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(metrics.items()):
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from zoo.config import load_config
+    from zoo.train import train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config)
+    _print_metrics(f"{config.name}: {result.seconds:.0f} s", result.metrics)
+    console.print(f"run directory: {result.run_dir}\nexported model: {result.export_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from zoo.evaluate import evaluate
+
+    metrics = evaluate(args.checkpoint, task_file=args.task, overrides=args.overrides, write=args.write)
+    _print_metrics(f"evaluation of {args.checkpoint}", metrics)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from zoo.hub import rewrite_card
+
+    console.print(rewrite_card(args.checkpoint), markup=False, highlight=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="seqzoo: efficient sequence architectures.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="table of registered models")
+    listing.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'mamba2-*'")
+    listing.set_defaults(run=_list)
+
+    training = commands.add_parser("train", help="train from an experiment YAML")
+    training.add_argument("config", help="experiment YAML, e.g. configs/experiments/mqar-hybrid.yaml")
+    training.add_argument("overrides", nargs="*", help="key=value overrides, e.g. trainer.max_epochs=5")
+    training.set_defaults(run=_train)
+
+    evaluation = commands.add_parser("eval", help="evaluate an exported checkpoint on its task's test split")
+    evaluation.add_argument("checkpoint", help="checkpoint folder or hf-hub:<org>/<name>")
+    evaluation.add_argument("--task", help="task YAML to evaluate on instead of the one the model was trained on")
+    evaluation.add_argument("overrides", nargs="*", help="task overrides, e.g. task.num_test=500")
+    evaluation.add_argument("--write", action="store_true", help="record the metrics in the checkpoint's card")
+    evaluation.set_defaults(run=_eval)
+
+    card = commands.add_parser("card", help="rewrite and print a checkpoint's model card")
+    card.add_argument("checkpoint", help="checkpoint folder")
+    card.set_defaults(run=_card)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, CheckpointError) as error:
+        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Experiment configs: one structured dataclass per section, YAML files that can `extends` others,
+`key=value` overrides from the command line, and validation that names the offending key.
+
+An experiment YAML looks like::
+
+    extends: base.yaml          # optional: a path or a list of paths, relative to this file
+    name: mqar-hybrid
+    model: {name: hybrid-tiny, d_model: 64}   # a registered preset, then field overrides
+    task: {name: mqar, seq_len: 64}           # a registered task, then field overrides
+    optim: {lr: 3e-3}
+    trainer: {max_epochs: 20}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from zoo.errors import ConfigError
+from zoo.models import MIXERS, ModelConfig, UnknownModelError, list_models, model_config
+from zoo.tasks import TaskConfig, UnknownTaskError, get_task
+
+PRECISIONS = ("32-true", "64-true", "bf16-mixed", "16-mixed")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warmup and cosine decay to `min_lr_ratio * lr`."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    eps: float = 1e-8
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+
+
+@dataclass
+class TrainerConfig:
+    """The `lightning.Trainer` settings a run may change, plus the checkpoint/early-stop monitor."""
+
+    max_epochs: int = 10
+    max_steps: int = -1
+    max_time: Optional[str] = None  # "DD:HH:MM:SS"
+    precision: str = "32-true"  # mixed precision keeps parameters in float32; "*-true" halves are refused
+    gradient_clip_val: float = 1.0
+    accumulate_grad_batches: int = 1
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"  # "ddp", "fsdp", ...: Lightning strategies
+    log_every_n_steps: int = 10
+    val_check_interval: float = 1.0
+    monitor: str = "val/acc"
+    monitor_mode: str = "max"
+    stop_at: Optional[float] = None  # stop once the monitored metric reaches this value
+    deterministic: bool = False
+
+
+@dataclass
+class ExperimentConfig:
+    """A training run: model x task, optimiser, trainer, seed and where the run directory goes."""
+
+    name: str = "experiment"
+    seed: int = 0
+    output_dir: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: Any = None  # the TaskConfig subclass of the named task
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+_TOP_LEVEL_KEYS = [f.name for f in dataclasses.fields(ExperimentConfig)]
+
+
+def _close_match_hint(key: str, choices: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(key, choices, n=1)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+
+
+def _check_keys(section: DictConfig, schema: DictConfig, path: str) -> None:
+    """Fail on the first key of `section` that `schema` lacks, naming it and the valid keys."""
+    valid = [str(k) for k in schema.keys()]
+    for key in section.keys():
+        if key not in schema:
+            raise ConfigError(
+                f"unknown config key '{path}.{key}'{_close_match_hint(str(key), valid, path + '.')}; "
+                f"valid keys in '{path}': {', '.join(valid)}"
+            )
+        if OmegaConf.is_dict(section[key]) and OmegaConf.is_dict(schema[key]):
+            _check_keys(section[key], schema[key], f"{path}.{key}")
+
+
+def _merge_section(schema: DictConfig, section: Any, path: str) -> DictConfig:
+    """Merge a user section into its structured schema, turning OmegaConf errors into ConfigErrors."""
+    if section is None:
+        return schema
+    if not OmegaConf.is_dict(section):
+        raise ConfigError(f"config section '{path}' must be a mapping of keys to values, got {section!r}")
+    _check_keys(section, schema, path)
+    try:
+        return OmegaConf.merge(schema, section)
+    except OmegaConfBaseException as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"config key '{path}.{error.full_key}' has a wrong value: {reason}") from None
+
+
+_NAMED_SECTIONS = ("model", "task")
+
+
+def _normalize_named_sections(node: DictConfig) -> DictConfig:
+    """Rewrite the shorthand `model: NAME` / `task: NAME` as `{name: NAME}` so that files and overrides merge."""
+    for key in _NAMED_SECTIONS:
+        if isinstance(node.get(key), str):
+            node[key] = {"name": node[key]}
+    return node
+
+
+def _named_section(raw: DictConfig, key: str) -> tuple[str | None, DictConfig]:
+    """Split a `model` or `task` mapping into its `name` and the remaining fields."""
+    section = raw.get(key)
+    if section is None:
+        return None, OmegaConf.create({})
+    if not OmegaConf.is_dict(section):
+        raise ConfigError(f"config section '{key}' must be a name or a mapping, got {section!r}")
+    section = section.copy()
+    name = section.pop("name", None)
+    return name, section
+
+
+def _compose_model(raw: DictConfig) -> DictConfig:
+    name, fields = _named_section(raw, "model")
+    if name is None or name == "custom":
+        base = ModelConfig()
+    else:
+        try:
+            base = model_config(name)
+        except UnknownModelError:
+            raise ConfigError(
+                f"unknown model 'model.name: {name}'; choose a registered model ({', '.join(list_models())}) "
+                "or 'custom'"
+            ) from None
+    return _merge_section(OmegaConf.structured(base), fields, "model")
+
+
+def compose_task(raw: DictConfig) -> DictConfig:
+    """The `task` section of a raw config, validated against the named task's config class."""
+    name, fields = _named_section(raw, "task")
+    try:
+        config_cls, _ = get_task(name if name is not None else "")
+    except UnknownTaskError as error:
+        raise ConfigError(f"config key 'task.name': {error}") from None
+    return _merge_section(OmegaConf.structured(config_cls), fields, "task")
+
+
+def _validate_choices(config: DictConfig) -> None:
+    """Checks that a dataclass schema cannot express: enumerations and the mixer pattern."""
+    if config.trainer.precision not in PRECISIONS:
+        raise ConfigError(
+            f"config key 'trainer.precision' is '{config.trainer.precision}'; choose one of: {', '.join(PRECISIONS)} "
+            "(mixed precision keeps parameters in float32)"
+        )
+    if config.trainer.monitor_mode not in ("min", "max"):
+        raise ConfigError(f"config key 'trainer.monitor_mode' is '{config.trainer.monitor_mode}'; choose 'min' or 'max'")
+    for index, layer in enumerate(config.model.layers):
+        if layer not in MIXERS:
+            raise ConfigError(
+                f"config key 'model.layers[{index}]' is '{layer}', not a known mixer; choose from: "
+                f"{', '.join(sorted(MIXERS))}"
+            )
+    if not config.model.layers:
+        raise ConfigError("config key 'model.layers' is empty: a model needs at least one layer")
+
+
+def load_yaml(path: Path, chain: tuple[Path, ...] = ()) -> DictConfig:
+    """Load a YAML file and the files it `extends` (bases first, this file on top)."""
+    path = path.expanduser().resolve()
+    if path in chain:
+        raise ConfigError(f"config files extend each other in a cycle: {' -> '.join(map(str, chain + (path,)))}")
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        node = OmegaConf.load(path)
+    except (yaml.YAMLError, OmegaConfBaseException) as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not OmegaConf.is_dict(node):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(node).__name__}")
+    _normalize_named_sections(node)
+    extends = node.pop("extends", None)
+    bases = [] if extends is None else [extends] if isinstance(extends, str) else list(extends)
+    merged = OmegaConf.create({})
+    for base in bases:
+        merged = OmegaConf.merge(merged, load_yaml(path.parent / str(base), chain + (path,)))
+    return OmegaConf.merge(merged, node)
+
+
+def parse_overrides(overrides: list[str]) -> DictConfig:
+    """`["model.d_model=128", "trainer.max_steps=10"]` -> a nested DictConfig (values parsed as YAML)."""
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. trainer.max_steps=100)")
+    try:
+        return _normalize_named_sections(OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"could not parse overrides {overrides}: {error}") from None
+
+
+def compose(raw: DictConfig) -> DictConfig:
+    """Validate a raw experiment mapping and return it as a structured, fully filled-in config."""
+    raw = _normalize_named_sections(raw.copy())
+    for key in raw.keys():
+        if key not in _TOP_LEVEL_KEYS:
+            raise ConfigError(
+                f"unknown config key '{key}'{_close_match_hint(str(key), _TOP_LEVEL_KEYS, '')}; "
+                f"valid top-level keys: {', '.join(_TOP_LEVEL_KEYS)}"
+            )
+    config = OmegaConf.structured(ExperimentConfig)
+    scalars = {k: raw[k] for k in ("name", "seed", "output_dir") if k in raw}
+    config = _merge_section(config, OmegaConf.create(scalars), "experiment")
+    config.model = _compose_model(raw)
+    config.task = compose_task(raw)
+    config.optim = _merge_section(OmegaConf.structured(OptimConfig), raw.get("optim"), "optim")
+    config.trainer = _merge_section(OmegaConf.structured(TrainerConfig), raw.get("trainer"), "trainer")
+    _validate_choices(config)
+    to_objects(config)  # runs the dataclasses' own checks (__post_init__) now, before any work
+    return config
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> DictConfig:
+    """Load an experiment YAML (with its `extends` chain), apply overrides and validate everything."""
+    raw = OmegaConf.merge(load_yaml(Path(path)), parse_overrides(list(overrides)))
+    return compose(raw)
+
+
+def to_objects(config: DictConfig) -> ExperimentConfig:
+    """The composed config as dataclass instances; a failing dataclass check becomes a ConfigError."""
+    for section in ("model", "task", "optim", "trainer"):
+        try:
+            OmegaConf.to_object(config[section])
+        except ValueError as error:
+            raise ConfigError(f"invalid value in config section '{section}': {error}") from None
+    experiment = OmegaConf.to_object(config)
+    if not isinstance(experiment.task, TaskConfig):
+        raise ConfigError("config section 'task' did not resolve to a task config")
+    return experiment

@@ -1,0 +1,135 @@
+"""A training run from a composed experiment config: Lightning fit + test, run directory, hub export."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.atomic import atomic_write_text
+from zoo.config import to_objects
+from zoo.curves import plot_training_curves
+from zoo.hub import save_pretrained
+from zoo.module import SequenceModule
+from zoo.tasks import get_task
+
+
+@dataclass
+class RunResult:
+    """Where a run wrote its files and what it measured."""
+
+    run_dir: Path
+    export_dir: Path
+    metrics: dict[str, float]
+    seconds: float
+
+
+def _container(obj: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(obj))
+
+
+def _new_run_dir(output_dir: str, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(output_dir).expanduser() / name / stamp
+    suffix = 1
+    while run_dir.exists():
+        run_dir = run_dir.with_name(f"{stamp}-{suffix}")
+        suffix += 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _trainer(config, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
+    trainer_cfg = config.trainer
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=trainer_cfg.monitor,
+        mode=trainer_cfg.monitor_mode,
+        save_last=True,
+    )
+    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    if trainer_cfg.stop_at is not None:
+        callbacks.append(
+            EarlyStopping(
+                monitor=trainer_cfg.monitor,
+                mode=trainer_cfg.monitor_mode,
+                stopping_threshold=trainer_cfg.stop_at,
+                patience=10**9,  # stop on the threshold only
+            )
+        )
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=trainer_cfg.max_epochs,
+        max_steps=trainer_cfg.max_steps,
+        max_time=trainer_cfg.max_time,
+        precision=trainer_cfg.precision,
+        gradient_clip_val=trainer_cfg.gradient_clip_val,
+        accumulate_grad_batches=trainer_cfg.accumulate_grad_batches,
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        strategy=trainer_cfg.strategy,
+        log_every_n_steps=trainer_cfg.log_every_n_steps,
+        val_check_interval=trainer_cfg.val_check_interval,
+        deterministic=trainer_cfg.deterministic,
+        logger=CSVLogger(run_dir, name="", version=""),
+        callbacks=callbacks,
+    )
+    return trainer, checkpoint
+
+
+def train(config: DictConfig) -> RunResult:
+    """Fit, test the best checkpoint and export it. `config` comes from `zoo.config.load_config`."""
+    experiment = to_objects(config)
+    started = time.perf_counter()
+    L.seed_everything(experiment.seed, workers=True)
+    run_dir = _new_run_dir(experiment.output_dir, experiment.name)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+
+    _, datamodule_cls = get_task(experiment.task.name)
+    datamodule = datamodule_cls(experiment.task)
+    task_io = datamodule.io
+    model_cfg = experiment.model
+    if task_io.vocab_size != model_cfg.vocab_size:
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=task_io.vocab_size)
+    if not task_io.per_token or task_io.num_outputs != task_io.vocab_size:
+        raise NotImplementedError(
+            f"task '{experiment.task.name}' needs {task_io}; this version trains per-token language-model tasks only"
+        )
+    module = SequenceModule(_container(model_cfg), _container(experiment.optim), ignore_index=task_io.ignore_index)
+
+    trainer, checkpoint = _trainer(experiment, run_dir)
+    trainer.fit(module, datamodule=datamodule)
+    best = checkpoint.best_model_path or None
+    if best:
+        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    for result in trainer.test(module, datamodule=datamodule, verbose=False):
+        metrics.update({k: float(v) for k, v in result.items()})
+    seconds = time.perf_counter() - started
+
+    plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
+    export_dir = save_pretrained(
+        module.model.cpu(),
+        run_dir / "export",
+        name=f"{model_cfg.name}-{experiment.task.name}",
+        task=_container(experiment.task),
+        task_description=getattr(datamodule, "description", experiment.task.name),
+        training={
+            "experiment": experiment.name,
+            "seed": experiment.seed,
+            "optim": _container(experiment.optim),
+            "trainer": _container(experiment.trainer),
+            "train_seconds": round(seconds, 1),
+        },
+        results=metrics,
+    )
+    return RunResult(run_dir, export_dir, metrics, seconds)
