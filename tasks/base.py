@@ -88,6 +88,11 @@ class TaskDataModule(LightningDataModule):
         raise NotImplementedError(f"{type(self).__name__} must define the `io` property")
 
     @property
+    def description(self) -> str:
+        """A one-line name of the task setting, for model cards."""
+        return self.config.name
+
+    @property
     def data_dir(self) -> Path:
         """The config's `data_dir`, or `default_data_dir()` when it is empty."""
         return Path(self.config.data_dir).expanduser() if self.config.data_dir else default_data_dir()

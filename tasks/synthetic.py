@@ -181,6 +181,11 @@ class MQARDataModule(TaskDataModule):
         return TaskIO(vocab_size=self.config.vocab_size, num_outputs=self.config.vocab_size, per_token=True)
 
     @property
+    def description(self) -> str:
+        c = self.config
+        return f"MQAR (length {c.seq_len}, {c.num_kv_pairs} key-value pairs, vocabulary {c.vocab_size})"
+
+    @property
     def cache_fields(self) -> dict[str, int | float]:
         """The fields the generated data depends on; their hash names the cache file."""
         cfg = self.config

@@ -34,7 +34,13 @@ A **{{ family }}** sequence model from [seqzoo](https://pypi.org/project/seqzoo/
 {% endfor %}{% else %}
 No evaluation results recorded.
 {% endif %}
-{% if training %}
+{% if task %}
+## Task
+
+```yaml
+{{ task }}
+```
+{% endif %}{% if training %}
 ## Training
 
 ```yaml
@@ -55,6 +61,16 @@ and `eval_results.json`.
 """
 
 
+# Hub metric types for our metric names (the part after "test/").
+_METRIC_TYPES = {"acc": "accuracy", "loss": "loss"}
+
+
+def _metric_type(metric: str) -> str:
+    """`"test/acc"` -> `"accuracy"`: the hub's metric type of one of our metric names."""
+    short = metric.split("/")[-1]
+    return _METRIC_TYPES.get(short, short)
+
+
 def _format(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -72,7 +88,7 @@ def render_card(config: dict[str, Any], results: dict[str, float], parameters: i
             dataset_type=f"seqzoo/{task_name}",
             dataset_name=task_description,
             dataset_split=metric.split("/")[0] if "/" in metric else "test",
-            metric_type=metric.split("/")[-1],
+            metric_type=_metric_type(metric),
             metric_name=metric,
             metric_value=float(value),
         )
@@ -84,7 +100,7 @@ def render_card(config: dict[str, Any], results: dict[str, float], parameters: i
         license="apache-2.0",
         tags=["seqzoo", model["family"], *sorted(set(model["layers"]))],
         datasets=[f"seqzoo/{task_name}"] if task_name else None,
-        metrics=sorted({m.split("/")[-1] for m in results}) or None,
+        metrics=sorted({_metric_type(m) for m in results}) or None,
         model_name=model_name if eval_results else None,
         eval_results=eval_results,
     )
@@ -100,5 +116,6 @@ def render_card(config: dict[str, Any], results: dict[str, float], parameters: i
         vocab_size=model["vocab_size"],
         parameters=f"{parameters:,}",
         results=[(name, _format(value)) for name, value in sorted(results.items())],
+        task=yaml.safe_dump(task, sort_keys=False).strip() if task else None,
         training=yaml.safe_dump(training, sort_keys=False).strip() if training else None,
     )

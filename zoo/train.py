@@ -80,7 +80,7 @@ def _trainer(config, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
         log_every_n_steps=trainer_cfg.log_every_n_steps,
         val_check_interval=trainer_cfg.val_check_interval,
         deterministic=trainer_cfg.deterministic,
-        logger=CSVLogger(run_dir, name="", version=""),
+        logger=CSVLogger(run_dir, name="", version="logs"),
         callbacks=callbacks,
     )
     return trainer, checkpoint
@@ -116,13 +116,13 @@ def train(config: DictConfig) -> RunResult:
         metrics.update({k: float(v) for k, v in result.items()})
     seconds = time.perf_counter() - started
 
-    plot_training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
+    plot_training_curves(run_dir / "logs" / "metrics.csv", run_dir / "curves.png")
     export_dir = save_pretrained(
         module.model.cpu(),
         run_dir / "export",
         name=f"{model_cfg.name}-{experiment.task.name}",
         task=_container(experiment.task),
-        task_description=getattr(datamodule, "description", experiment.task.name),
+        task_description=datamodule.description,
         training={
             "experiment": experiment.name,
             "seed": experiment.seed,

@@ -45,7 +45,7 @@ def trained_run(tmp_path_factory, request):
 
 def test_train_writes_the_run_directory(trained_run):
     run_dir, stdout, _ = trained_run
-    for name in ("config.yaml", "metrics.csv", "curves.png", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in ("config.yaml", "logs/metrics.csv", "curves.png", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
         assert (run_dir / name).is_file(), f"{name} missing from {run_dir}"
     assert "test/acc" in stdout and "exported model" in stdout
     assert "task.num_train" not in (run_dir / "config.yaml").read_text()

@@ -61,8 +61,9 @@ def test_model_card_metadata_and_body(exported):
     assert meta["datasets"] == ["seqzoo/mqar"]
     result = meta["model-index"][0]
     assert result["name"] == "hybrid-tiny-mqar"
-    metrics = {m["name"]: m["value"] for r in result["results"] for m in r["metrics"]}
-    assert metrics == {"test/acc": 0.987, "test/loss": 0.05}
+    metrics = {m["name"]: (m["type"], m["value"]) for r in result["results"] for m in r["metrics"]}
+    assert metrics == {"test/acc": ("accuracy", 0.987), "test/loss": ("loss", 0.05)}
+    assert result["results"][0]["dataset"]["name"] == "MQAR (T=64, 4 pairs)"
     assert f"{model.num_parameters():,}" in text
     assert "| test/acc | 0.9870 |" in text and "lr: 0.003" in text
 

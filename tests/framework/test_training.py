@@ -1,0 +1,58 @@
+"""Training internals: the learning-rate schedule, weight-decay groups, mixed precision keeping float32 weights."""
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from zoo.config import load_config
+from zoo.module import SequenceModule, warmup_cosine
+from zoo.train import train
+
+
+def test_warmup_cosine_schedule():
+    assert warmup_cosine(0, 10, 100, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(9, 10, 100, 0.1) == pytest.approx(1.0)
+    assert warmup_cosine(10, 10, 100, 0.1) == pytest.approx(1.0)
+    middle = 10 + 45
+    assert warmup_cosine(middle, 10, 100, 0.1) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert warmup_cosine(100, 10, 100, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(500, 10, 100, 0.1) == pytest.approx(0.1)
+
+
+def test_weight_decay_skips_norms_biases_embeddings_and_marked_parameters():
+    module = SequenceModule(
+        model={"name": "hybrid-tiny", "layers": ["mamba2", "attention"], "d_model": 32,
+               "mamba2": {"d_state": 8, "headdim": 16}},
+        optim={"lr": 1e-3, "weight_decay": 0.1, "betas": [0.9, 0.98], "eps": 1e-8, "warmup_steps": 1, "min_lr_ratio": 0.1},
+    )
+    module.trainer = type("FakeTrainer", (), {"estimated_stepping_batches": 10})()
+    optimizer = module.configure_optimizers()["optimizer"]
+    decayed = {id(p) for p in optimizer.param_groups[0]["params"]}
+    names = {name for name, p in module.model.named_parameters() if id(p) in decayed}
+    assert optimizer.param_groups[1]["weight_decay"] == 0.0
+    assert "backbone.layers.0.mixer.in_proj.weight" in names
+    assert not any(n.endswith(("A_log", "D", "dt_bias", "norm.weight")) or "embedding" in n for n in names), names
+
+
+def test_bf16_mixed_precision_keeps_float32_parameters(tmp_path, data_dir, request):
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    config = load_config(
+        experiment,
+        [
+            "trainer.precision=bf16-mixed",
+            "trainer.max_steps=3",
+            "trainer.max_epochs=1",
+            "task.num_train=192",
+            "task.num_val=64",
+            "task.num_test=64",
+            f"output_dir={tmp_path}",
+        ],
+    )
+    result = train(config)
+    weights = load_file(result.export_dir / "model.safetensors")
+    assert weights and all(t.dtype == torch.float32 for t in weights.values())
+    checkpoint = torch.load(result.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in checkpoint["state_dict"].values() if t.is_floating_point())
+    assert set(result.metrics) >= {"test/acc", "test/loss", "val/acc", "val/loss"}
