@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zoo.bench.kernels_main import add_arguments as add_kernel_bench_arguments
 from zoo.errors import CheckpointError, ConfigError
 
 console = Console()
@@ -69,6 +70,13 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_kernels(args: argparse.Namespace) -> int:
+    from zoo.bench.kernels_main import run
+
+    console.print(f"results: {run(args)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="seqzoo: efficient sequence architectures.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser("card", help="rewrite and print a checkpoint's model card")
     card.add_argument("checkpoint", help="checkpoint folder")
     card.set_defaults(run=_card)
+    bench = commands.add_parser("bench", help="benchmarks against peer libraries")
+    benchmarks = bench.add_subparsers(dest="benchmark", required=True)
+    kernels = benchmarks.add_parser("kernels", help="every kernel form and its peers over sequence length")
+    add_kernel_bench_arguments(kernels)
+    kernels.set_defaults(run=_bench_kernels)
     return parser
 
 

@@ -1,0 +1,49 @@
+"""What a benchmark case is: one implementation of one op, building its inputs for a length T."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+Inputs = tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Benchmark sizes: batch, heads, head dimension (K = V = P = head_dim), Mamba-1's state size N."""
+
+    batch: int = 1
+    heads: int = 4
+    head_dim: int = 64
+    d_state: int = 16
+
+
+def anywhere(device: torch.device) -> str | None:
+    return None
+
+
+def needs_cuda(device: torch.device) -> str | None:
+    return None if device.type == "cuda" else "needs CUDA"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One implementation of one op.
+
+    `build(T, shape, device, dtype) -> (leaves, run)`: the input tensors that get gradients, and
+    `run(leaves) -> output`. `unavailable(device)` gives the reason it cannot run there (None when it
+    can); `max_len` caps T (slow reference loops).
+    """
+
+    op: str
+    impl: str
+    build: Callable[[int, Shape, torch.device, torch.dtype], tuple[Inputs, Callable[[Inputs], torch.Tensor]]]
+    unavailable: Callable[[torch.device], str | None] = anywhere
+    max_len: int | None = None
+
+
+def leaf(*shape: int, device, dtype, fill: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
+    """A random input `fill(randn(shape))` in `dtype` that requires grad."""
+    return fill(torch.randn(*shape, device=device, dtype=torch.float32)).to(dtype).requires_grad_()

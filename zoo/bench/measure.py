@@ -1,0 +1,76 @@
+"""Time and peak memory of one forward+backward call, on CPU or CUDA."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+
+@dataclass
+class Measurement:
+    """Median wall time in milliseconds over `repeats` calls, and peak extra memory in bytes."""
+
+    ms: float
+    peak_bytes: int
+    repeats: int
+
+
+def _nothing() -> None:
+    return None
+
+
+def _cpu_peak_bytes(fn: Callable[[], None]) -> int:
+    """Peak of the memory allocated while `fn` runs, above what was allocated before it (torch profiler)."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    current = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        current += event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def _cuda_peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
+    torch.cuda.synchronize(device)
+    baseline = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - baseline
+
+
+def measure(
+    fn: Callable[[], None],
+    device: torch.device,
+    *,
+    reset: Callable[[], None] = _nothing,
+    warmup: int = 2,
+    min_seconds: float = 0.5,
+    max_repeats: int = 50,
+) -> Measurement:
+    """Run `fn` `warmup` times, then time it until `min_seconds` have passed (at least 3 calls, at most
+    `max_repeats`); the peak memory comes from one more call. `reset` runs untimed before every call
+    (e.g. dropping the previous call's gradients)."""
+    cuda = device.type == "cuda"
+    for _ in range(warmup):
+        reset()
+        fn()
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - started < min_seconds and len(times) < max_repeats):
+        reset()
+        if cuda:
+            torch.cuda.synchronize(device)
+        begin = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - begin) * 1e3)
+    reset()
+    peak = _cuda_peak_bytes(fn, device) if cuda else _cpu_peak_bytes(fn)
+    return Measurement(statistics.median(times), peak, len(times))
