@@ -1,8 +1,20 @@
-"""Shared fixtures. `import zoo` first: it makes torchvision (and so lightning) importable on CPU torch."""
+"""Shared fixtures. `import zoo` first: it makes torchvision (and so lightning) importable on CPU torch.
 
-import zoo  # noqa: F401
-import pytest
-import torch
+Without a GPU, Triton kernels (ours and the upstream oracles in tests/peers) run only under the Triton
+interpreter, which `@triton.jit` picks when TRITON_INTERPRET=1 is in the environment at the time a kernel
+is defined. Collection imports every test module into each worker before any test runs, so it is set here,
+before anything can import a kernel module; an explicit TRITON_INTERPRET in the environment wins.
+"""
+
+import os
+
+import torch  # importing torch does not import triton
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import zoo  # noqa: E402,F401
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""Parity tests against the upstream packages of the peers extra (mamba_ssm, fla, ...)."""
