@@ -1,5 +1,8 @@
 """``short_conv``: check the arguments, pick a form, run it."""
 
+import importlib
+from types import ModuleType
+
 import torch
 
 from zoo.kernels.varlen import check_cu_seqlens
@@ -14,10 +17,34 @@ from .upstream import (
     short_conv_causal_conv1d,
 )
 
+
+def _load_triton_conv() -> ModuleType:
+    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
+    are defined, so importing this package must not define them."""
+    try:
+        return importlib.import_module(".triton_conv", __package__)
+    except ImportError as error:
+        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
+
+
+def _short_conv_triton(*args, **kwargs):
+    return _load_triton_conv().short_conv_triton(*args, **kwargs)
+
+
+def _triton_unsupported(x, weight, bias, initial_state) -> str | None:
+    """Why the Triton form cannot run this call (None if it can); for "auto", a missing triton is a reason too."""
+    try:
+        module = _load_triton_conv()
+    except ImportError as error:
+        return str(error)
+    return module.triton_unsupported(x, weight, bias, initial_state)
+
+
 _FORMS = {
     "torch": short_conv_torch,
     "reference": short_conv_reference,
     "causal_conv1d": short_conv_causal_conv1d,
+    "triton": _short_conv_triton,
 }
 BACKENDS = ("auto", *_FORMS)
 
@@ -40,8 +67,16 @@ def _resolve(backend: str, x, weight, bias, initial_state, output_final_state, c
         raise ValueError(f"unknown short_conv backend {backend!r}; valid backends: {BACKENDS}")
     args = (x, weight, bias, initial_state, output_final_state, cu_seqlens)
     if backend == "auto":
-        upstream = x.is_cuda and load_causal_conv1d() is not None and causal_conv1d_unsupported(*args) is None
-        return "causal_conv1d" if upstream else "torch"
+        if not x.is_cuda:
+            return "torch"
+        if load_causal_conv1d() is not None and causal_conv1d_unsupported(*args) is None:
+            return "causal_conv1d"
+        return "triton" if _triton_unsupported(x, weight, bias, initial_state) is None else "torch"
+    if backend == "triton":
+        _load_triton_conv()  # ImportError without triton
+        reason = _triton_unsupported(x, weight, bias, initial_state)
+        if reason is not None:
+            raise ValueError(f"backend='triton' cannot run this call: {reason}")
     if backend == "causal_conv1d":
         require_causal_conv1d()
         reason = causal_conv1d_unsupported(*args)
@@ -73,8 +108,9 @@ def short_conv(
             N is B, or the number of sequences with ``cu_seqlens``.
         output_final_state: also return each sequence's last W-1 inputs (the state for ``short_conv_step``).
         cu_seqlens: [N+1] int offsets of packed sequences in T, or None.
-        backend: "auto" (``causal_conv1d`` on CUDA when installed and able to run the call, else "torch"),
-            "torch", "reference" or "causal_conv1d".
+        backend: "auto" (on CUDA: ``causal_conv1d`` when installed and able to run the call, else "triton"
+            when it can, else "torch"; on CPU: "torch"), "torch", "reference", "causal_conv1d" or "triton"
+            (CUDA tensors, or CPU ones under TRITON_INTERPRET=1 set before the Triton form is first used).
 
     Returns:
         y: [B, T, D].

@@ -174,7 +174,7 @@ def _bad_call(**overrides):
             dict(cu_seqlens=torch.tensor([0, 2, 6]), initial_state=torch.randn(1, DIM, 2)),
             r"^initial_state must be \[N, D, W-1\] = \[2, 5, 2\]",
         ),
-        (dict(backend="triton"), r"unknown short_conv backend 'triton'; valid backends: .*'torch'"),
+        (dict(backend="cuda"), r"unknown short_conv backend 'cuda'; valid backends: .*'torch'.*'triton'"),
     ],
 )
 def test_short_conv_validation(overrides, match):
