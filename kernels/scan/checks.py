@@ -7,13 +7,29 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-BACKENDS = ("auto", "torch", "reference")
+from .mlstm_gates import FORGET_GATES
+
+BACKENDS = ("auto", "torch", "reference", "triton")
+MLSTM_BACKENDS = ("auto", "torch", "reference")
 
 
-def check_backend(op: str, backend: str) -> None:
-    """Raise ValueError unless `backend` is one of BACKENDS."""
-    if backend not in BACKENDS:
-        raise ValueError(f"{op}: unknown backend {backend!r}; the backends of this op are {BACKENDS}")
+def check_backend(op: str, backend: str, backends: tuple[str, ...] = BACKENDS) -> None:
+    """Raise ValueError unless `backend` is one of `backends`."""
+    if backend not in backends:
+        raise ValueError(f"{op}: unknown backend {backend!r}; the backends of this op are {backends}")
+
+
+def _describe(dims: str, expected: Sequence[int | None]) -> str:
+    """"(B, T, H)" with the known sizes appended: "(B, T, H) = (2, 10, 4)"."""
+    text = f"({dims})"
+    if any(e is not None for e in expected):
+        shown = ", ".join(letter if e is None else str(e) for letter, e in zip(dims.split(", "), expected))
+        text += f" = ({shown})"
+    return text
+
+
+def _matches(tensor: Tensor, expected: Sequence[int | None]) -> bool:
+    return tensor.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, tensor.shape))
 
 
 def check_shape(
@@ -23,13 +39,22 @@ def check_shape(
 
     dims names the axes, e.g. "B, T, H, K"; source says where the expected sizes come from, e.g. "q".
     """
-    ok = tensor.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, tensor.shape))
-    if ok:
+    check_shape_one_of(op, name, tensor, [(dims, expected)], source)
+
+
+def check_shape_one_of(
+    op: str,
+    name: str,
+    tensor: Tensor,
+    options: Sequence[tuple[str, Sequence[int | None]]],
+    source: str = "",
+) -> None:
+    """Raise ValueError unless `tensor.shape` matches one of `options`, pairs (dims, expected) as in
+    `check_shape`; the message lists every option, e.g. "expected (B, T, H) = (..) or (B, T, H, K) = (..)"."""
+    if any(_matches(tensor, expected) for _, expected in options):
         return
-    message = f"{op}: {name} has shape {tuple(tensor.shape)} but expected ({dims})"
-    if any(e is not None for e in expected):
-        shown = ", ".join(letter if e is None else str(e) for letter, e in zip(dims.split(", "), expected))
-        message += f" = ({shown})"
+    wanted = " or ".join(_describe(dims, expected) for dims, expected in options)
+    message = f"{op}: {name} has shape {tuple(tensor.shape)} but expected {wanted}"
     if source:
         message += f" from {source}"
     raise ValueError(message)
@@ -55,14 +80,17 @@ def check_scan_inputs(
     state_name: str,
     state_source: str,
 ) -> None:
-    """Validate the scan inputs: q, k: [*lead, H, K], v: [*lead, H, V], g: [*lead, H],
-    state: [num_states, H, K, V]. lead is "B, T" for the sequence form, "B" for the step form."""
+    """Validate the scan inputs: q, k: [*lead, H, K], v: [*lead, H, V], g: [*lead, H] (a decay per head)
+    or [*lead, H, K] (per key channel), state: [num_states, H, K, V]. lead is "B, T" for the sequence
+    form, "B" for the step form."""
     n_lead = len(lead.split(", "))
     check_shape(op, "q", q, f"{lead}, H, K", [None] * (n_lead + 2))
     *lead_sizes, heads, key_dim = q.shape
     check_shape(op, "k", k, f"{lead}, H, K", q.shape, "q")
     check_shape(op, "v", v, f"{lead}, H, V", [*lead_sizes, heads, None], "q")
-    check_shape(op, "g", g, f"{lead}, H", [*lead_sizes, heads], "q")
+    per_head = (f"{lead}, H", [*lead_sizes, heads])
+    per_channel = (f"{lead}, H, K", [*lead_sizes, heads, key_dim])
+    check_shape_one_of(op, "g", g, [per_head, per_channel], "q")
     if state is not None:
         expected = (num_states, heads, key_dim, v.shape[-1])
         check_shape(op, state_name, state, "N, H, K, V", expected, state_source)
@@ -113,3 +141,52 @@ def check_ssd_inputs(
         expected = (num_states, heads, state_dim, head_dim)
         check_shape(op, state_name, state, "N_seq, H, N, P", expected, state_source)
     check_floating(op, x=x, dt=dt, A=A, B=B, C=C, D=D, z=z, dt_bias=dt_bias, **{state_name: state})
+
+
+def check_mlstm_options(op: str, forget_gate: str, eps: float) -> None:
+    """Raise ValueError unless forget_gate is one of FORGET_GATES and eps is a number >= 0."""
+    if forget_gate not in FORGET_GATES:
+        raise ValueError(f"{op}: unknown forget_gate {forget_gate!r}; the choices are {FORGET_GATES}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"{op}: eps must be a number >= 0, got {eps!r}")
+
+
+def check_mlstm_inputs(
+    op: str,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    i: Tensor,
+    f: Tensor,
+    state: Sequence[Tensor] | None,
+    *,
+    lead: str,
+    num_states: int,
+    state_name: str,
+    state_source: str,
+) -> None:
+    """Validate the mLSTM inputs: q, k: [*lead, H, K], v: [*lead, H, V], i, f: [*lead, H], state: a tuple
+    (C [num_states, H, K, V], n [num_states, H, K], m [num_states, H]). lead is "B, T" or "B"."""
+    n_lead = len(lead.split(", "))
+    check_shape(op, "q", q, f"{lead}, H, K", [None] * (n_lead + 2))
+    *lead_sizes, heads, key_dim = q.shape
+    check_shape(op, "k", k, f"{lead}, H, K", q.shape, "q")
+    check_shape(op, "v", v, f"{lead}, H, V", [*lead_sizes, heads, None], "q")
+    check_shape(op, "i", i, f"{lead}, H", [*lead_sizes, heads], "q")
+    check_shape(op, "f", f, f"{lead}, H", [*lead_sizes, heads], "q")
+    named = {}
+    if state is not None:
+        is_sequence = isinstance(state, (tuple, list))
+        if not (is_sequence and len(state) == 3 and all(isinstance(s, Tensor) for s in state)):
+            got = type(state).__name__ + (f" of {len(state)}" if is_sequence else "")
+            raise ValueError(f"{op}: {state_name} must be a tuple (C, n, m) of 3 tensors, got {got}")
+        value_dim = v.shape[-1]
+        shapes = (
+            ("C", "N, H, K, V", (num_states, heads, key_dim, value_dim)),
+            ("n", "N, H, K", (num_states, heads, key_dim)),
+            ("m", "N, H", (num_states, heads)),
+        )
+        for tensor, (part, dims, expected) in zip(state, shapes):
+            check_shape(op, f"{state_name} {part}", tensor, dims, expected, state_source)
+            named[f"{state_name} {part}"] = tensor
+    check_floating(op, q=q, k=k, v=v, i=i, f=f, **named)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
@@ -23,15 +24,18 @@ def scan(
     chunk_size: int = 64,
     backend: str = "auto",
 ) -> tuple[Tensor, Tensor | None]:
-    """Gated linear attention with a matrix state and a scalar decay per head:
+    """Gated linear attention with a matrix state and a decay per head or per key channel:
 
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] log-decay (<= 0 for a decay);
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: log-decay (<= 0 for a decay), [B, T, H] for a scalar per
+    head (Mamba-2, retention) or [B, T, H, K] for one per key channel (GLA: S_t = diag(exp(g_t)) S_{t-1}
+    + k_t v_t^T);
     scale None means K ** -0.5; initial_state: [N, H, K, V] (zeros when None), N = B, or the number
     of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
-    chunk_size: tokens per chunk of the chunked form; backend: "auto" (chunked torch), "torch"
-    (chunked) or "reference" (the loop over time).
+    chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies: decay per head,
+    no float64, chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
+    "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1) or "reference" (the loop over time).
 
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an
     input is float64), or None unless output_final_state).
@@ -55,4 +59,20 @@ def scan(
     )
     if backend == "reference":
         return scan_reference(q, k, v, g, **options)
+    if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, g, chunk_size)):
+        from .triton_scan import scan_triton  # defines the kernels: after TRITON_INTERPRET is settled
+
+        return scan_triton(q, k, v, g, chunk_size=chunk_size, **options)
     return scan_chunked(q, k, v, g, chunk_size=chunk_size, **options)
+
+
+def _triton_applies(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int) -> bool:
+    """Whether "auto" should take the Triton form: CUDA tensors, decay per head, no float64, a chunk size
+    the kernels tile (a power of two >= 16)."""
+    return (
+        q.is_cuda
+        and g.ndim == 3
+        and all(t.dtype != torch.float64 for t in (q, k, v, g))
+        and chunk_size >= 16
+        and chunk_size & (chunk_size - 1) == 0
+    )

@@ -1,4 +1,7 @@
-"""The scan as defined: a plain loop over time. Exact (float64-capable); the oracle of the tests."""
+"""The scan as defined: a plain loop over time. Exact (float64-capable); the oracle of the tests.
+
+The decay is a scalar per head (g: [B, T, H]) or one per key channel (g: [B, T, H, K], GLA's gates).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from .precision import accumulation_dtype
 
 
 def _recurrence(q: Tensor, k: Tensor, v: Tensor, g: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-    """q (already scaled), k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H], state: [B, H, K, V]
-    -> (o [B, T, H, V], state [B, H, K, V])."""
+    """q (already scaled), k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H] or [B, T, H, K],
+    state: [B, H, K, V] -> (o [B, T, H, V], state [B, H, K, V])."""
+    decay = g.exp()[..., None] if g.ndim == q.ndim else g.exp()[..., None, None]  # [B, T, H, K or 1, 1]
     outputs = []
     for t in range(q.shape[1]):
-        state = g[:, t, :, None, None].exp() * state + k[:, t, :, :, None] * v[:, t, :, None, :]
+        state = decay[:, t] * state + k[:, t, :, :, None] * v[:, t, :, None, :]
         outputs.append(torch.einsum("bhkv,bhk->bhv", state, q[:, t]))
     if not outputs:
         return v.new_empty(v.shape), state
@@ -31,11 +35,12 @@ def scan_reference(
     output_final_state: bool = False,
     cu_seqlens: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
-    """Gated linear attention with a matrix state and a scalar decay per head, one token at a time:
+    """Gated linear attention with a matrix state, one token at a time:
 
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] log-decay; scale None means K ** -0.5;
+    with g_t a scalar per head, or per key channel (S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T).
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] or [B, T, H, K] log-decay; scale None means K ** -0.5;
     initial_state: [N, H, K, V] (zeros when None), N = B, or the number of sequences when
     cu_seqlens ([N + 1], B == 1) packs several; the state restarts at every sequence start.
     Computes in float64 when an input is float64, else float32.

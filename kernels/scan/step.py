@@ -16,7 +16,8 @@ def scan_step(
 
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q_t, k_t: [B, H, K]; v_t: [B, H, V]; g_t: [B, H] log-decay; state: [B, H, K, V] (zeros when None);
+    q_t, k_t: [B, H, K]; v_t: [B, H, V]; g_t: [B, H] log-decay per head, or [B, H, K] per key channel
+    (S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T); state: [B, H, K, V] (zeros when None);
     scale None means K ** -0.5. Computes in float64 when an input is float64, else float32.
 
     Returns (o_t [B, H, V] in q_t's dtype, new state [B, H, K, V] in the compute dtype).
@@ -31,6 +32,7 @@ def scan_step(
     if state is None:
         state = torch.zeros(batch, heads, key_dim, v_t.shape[-1], dtype=dtype, device=q_t.device)
     k_t, v_t, g_t = k_t.to(dtype), v_t.to(dtype), g_t.to(dtype)
-    state = g_t[..., None, None].exp() * state.to(dtype) + k_t[..., :, None] * v_t[..., None, :]
+    decay = g_t.exp()[..., None] if g_t.ndim == q_t.ndim else g_t.exp()[..., None, None]  # [B, H, K or 1, 1]
+    state = decay * state.to(dtype) + k_t[..., :, None] * v_t[..., None, :]
     o_t = torch.einsum("bhkv,bhk->bhv", state, q_t.to(dtype) * scale)
     return o_t.to(q_t.dtype), state

@@ -44,16 +44,16 @@ reads it when the kernels are defined), where every kernel has a single config i
 
 from __future__ import annotations
 
-import os
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
+from ..triton_support import interpreting
 from ..varlen import check_cu_seqlens
 
-_INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+_INTERPRET = interpreting()
 
 
 def _configs(blocks: list[tuple[int, int]], warps: list[int], stages: list[int]) -> list[triton.Config]:

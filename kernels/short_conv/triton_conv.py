@@ -33,23 +33,16 @@ Inputs float32, float16 or bfloat16 (the interpreter computes bfloat16 wrongly: 
 
 from __future__ import annotations
 
-import os
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
-
-def _interpreting() -> bool:
-    """Whether ``triton.jit`` defines interpreted kernels now (it reads TRITON_INTERPRET at definition)."""
-    runtime = getattr(getattr(triton, "knobs", None), "runtime", None)  # triton >= 3.4 parses "1", "true", ...
-    if runtime is not None and hasattr(runtime, "interpret"):
-        return bool(runtime.interpret)
-    return os.environ.get("TRITON_INTERPRET") == "1"
+from ..triton_support import interpreting
 
 
-INTERPRET = _interpreting()
+INTERPRET = interpreting()
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_WIDTH = 8  # taps are unrolled (W^2 tile loads with SiLU in the backward): keep W small
 ACTIVATIONS = (None, "silu")

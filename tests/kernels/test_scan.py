@@ -41,13 +41,31 @@ def decays(*shape: int, dtype=F64) -> torch.Tensor:
     return -F.softplus(torch.randn(*shape, dtype=dtype)) * torch.logspace(0, -2, heads, dtype=dtype)
 
 
-def scan_inputs(batch: int, length: int, num_states: int | None, heads=3, key_dim=8, value_dim=5):
-    """Leaf tensors q, k [B, T, H, K], v [B, T, H, V], g [B, T, H] and initial_state [N, H, K, V]
-    (None when num_states is None). K != V so that a transposed state cannot pass."""
+def channel_decays(*shape: int, dtype=F64) -> torch.Tensor:
+    """Log-decays g [B, T, H, K] < 0 per key channel (GLA), from fast (mean ~ -2.5) to slow (~ -0.003)
+    across the channels of a head, with the channel order shuffled per head."""
+    *lead, heads, key_dim = shape
+    rates = torch.logspace(0.5, -2.5, key_dim, dtype=dtype)
+    rates = torch.stack([rates[torch.randperm(key_dim)] for _ in range(heads)])  # [H, K]
+    return -F.softplus(torch.randn(*shape, dtype=dtype)) * rates
+
+
+DECAYS = ("head", "channel")
+
+
+def scan_inputs(
+    batch: int, length: int, num_states: int | None, heads=3, key_dim=8, value_dim=5, decay="head"
+):
+    """Leaf tensors q, k [B, T, H, K], v [B, T, H, V], g ([B, T, H] when decay == "head", [B, T, H, K]
+    when "channel") and initial_state [N, H, K, V] (None when num_states is None). K != V so that a
+    transposed state cannot pass."""
     q = torch.randn(batch, length, heads, key_dim, dtype=F64)
     k = torch.randn(batch, length, heads, key_dim, dtype=F64)
     v = torch.randn(batch, length, heads, value_dim, dtype=F64)
-    g = decays(batch, length, heads)
+    if decay == "head":
+        g = decays(batch, length, heads)
+    else:
+        g = channel_decays(batch, length, heads, key_dim)
     h0 = None if num_states is None else torch.randn(num_states, heads, key_dim, value_dim, dtype=F64)
     return [t if t is None else t.requires_grad_() for t in (q, k, v, g, h0)]
 
@@ -87,16 +105,27 @@ def test_reference_matches_closed_form_for_two_tokens(seed):
     assert_close(state[0], s2, "S_2", seed)
 
 
+def test_reference_matches_closed_form_with_channel_decay(seed):
+    q, k, v, g, _ = detached(scan_inputs(1, 2, None, decay="channel"))
+    o, state = scan_reference(q, k, v, g, output_final_state=True)
+    scale = q.shape[-1] ** -0.5
+    s1 = torch.einsum("hk,hv->hkv", k[0, 0], v[0, 0])
+    s2 = g[0, 1].exp()[:, :, None] * s1 + torch.einsum("hk,hv->hkv", k[0, 1], v[0, 1])
+    assert_close(o[0, 1], torch.einsum("hkv,hk->hv", s2, scale * q[0, 1]), "o_2", seed)
+    assert_close(state[0], s2, "S_2", seed)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Chunked vs reference
 
 
+@pytest.mark.parametrize("decay", DECAYS)
 @pytest.mark.parametrize("with_state", [True, False], ids=["h0", "no-h0"])
 @pytest.mark.parametrize("chunk_size", [16, 64])
 @pytest.mark.parametrize("length", [1, 63, 64, 65, 200])
-def test_chunked_matches_reference(seed, length, chunk_size, with_state):
+def test_chunked_matches_reference(seed, length, chunk_size, with_state, decay):
     batch = 2
-    leaves = scan_inputs(batch, length, batch if with_state else None)
+    leaves = scan_inputs(batch, length, batch if with_state else None, decay=decay)
     q, k, v, g, h0 = leaves
     gradients = upstream((batch, length, 3, 5), (batch, 3, 8, 5))
 
@@ -111,11 +140,12 @@ def test_chunked_matches_reference(seed, length, chunk_size, with_state):
         assert_close(grad, grad_ref, f"d{name}", seed)
 
 
+@pytest.mark.parametrize("decay", DECAYS)
 @pytest.mark.parametrize("lengths", [(37, 1, 90), (16, 0, 33)], ids=["37-1-90", "16-0-33"])
 @pytest.mark.parametrize("backend", ["auto", "reference"])
-def test_varlen_matches_separate_sequences(seed, lengths, backend):
+def test_varlen_matches_separate_sequences(seed, lengths, backend, decay):
     total = sum(lengths)
-    leaves = scan_inputs(1, total, len(lengths))
+    leaves = scan_inputs(1, total, len(lengths), decay=decay)
     q, k, v, g, h0 = leaves
     cu_seqlens = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
     gradients = upstream((1, total, 3, 5), (len(lengths), 3, 8, 5))
@@ -145,8 +175,9 @@ def test_varlen_matches_separate_sequences(seed, lengths, backend):
         assert_close(grad, grad_ref, f"d{name}", seed)
 
 
-def test_backends_agree_and_state_is_optional(seed):
-    q, k, v, g, h0 = detached(scan_inputs(2, 50, 2))
+@pytest.mark.parametrize("decay", DECAYS)
+def test_backends_agree_and_state_is_optional(seed, decay):
+    q, k, v, g, h0 = detached(scan_inputs(2, 50, 2, decay=decay))
     backends = ("auto", "torch", "reference")
     results = {b: scan(q, k, v, g, initial_state=h0, backend=b, chunk_size=16) for b in backends}
     for backend, (o, state) in results.items():
@@ -156,8 +187,9 @@ def test_backends_agree_and_state_is_optional(seed):
     assert_close(scan(q, k, v, g)[0], o_scaled, "default scale K**-0.5", seed)
 
 
-def test_low_precision_inputs(seed):
-    q, k, v, g, h0 = detached(scan_inputs(2, 70, 2))
+@pytest.mark.parametrize("decay", DECAYS)
+def test_low_precision_inputs(seed, decay):
+    q, k, v, g, h0 = detached(scan_inputs(2, 70, 2, decay=decay))
     o_ref, s_ref = scan_reference(q, k, v, g, initial_state=h0, output_final_state=True)
     o, s = scan(q.float(), k.float(), v.float(), g.float(), initial_state=h0.float(), output_final_state=True)
     assert (o.dtype, s.dtype) == (torch.float32, torch.float32)
@@ -166,6 +198,43 @@ def test_low_precision_inputs(seed):
     assert_close(s.double(), s_ref, "float32 final_state", seed, rtol=1e-4, atol=1e-4)
     o, s = scan(q.bfloat16(), k.bfloat16(), v.bfloat16(), g.float(), output_final_state=True)
     assert (o.dtype, s.dtype) == (torch.bfloat16, torch.float32)
+
+
+@pytest.mark.parametrize("chunk_size", [24, 64])
+def test_strong_channel_decay_neither_overflows_nor_loses_slow_channels(seed, chunk_size):
+    """g down to -5 per step in some key channels, next to channels that barely decay: within a chunk of 64
+    the fast channels accumulate a log decay of ~ -160, so the naive q * exp(b), k * exp(-b) split would
+    overflow float32 (exp(160) > 3.4e38) and, in float64, drown the slow channels in rounding."""
+    batch, length, heads, key_dim = 2, 200, 3, 8
+    leaves = scan_inputs(batch, length, batch, heads=heads, key_dim=key_dim, decay="channel")
+    q, k, v, _, h0 = leaves
+    fast = torch.rand(heads, key_dim) < 0.5  # per head, about half the channels decay strongly
+    strong = -5 * torch.rand(batch, length, heads, key_dim, dtype=F64)
+    weak = -0.01 * torch.rand(batch, length, heads, key_dim, dtype=F64)
+    g = torch.where(fast, strong, weak).requires_grad_()
+    leaves = [q, k, v, g, h0]
+    per_chunk = g.detach()[:, :64].sum(1)
+    assert per_chunk.min() < -100, f"the test needs a strong accumulated decay (seed={seed})"
+    gradients = upstream((batch, length, heads, 5), (batch, heads, key_dim, 5))
+
+    def run(form, **kw):
+        return lambda: form(q, k, v, g, initial_state=h0, output_final_state=True, **kw)
+
+    o_ref, s_ref, grads_ref = outputs_and_grads(run(scan_reference), leaves, *gradients)
+    o, s, grads = outputs_and_grads(run(scan_chunked, chunk_size=chunk_size), leaves, *gradients)
+    assert_close(o, o_ref, "o", seed)
+    assert_close(s, s_ref, "final_state", seed)
+    for name, grad, grad_ref in zip(GRAD_NAMES, grads, grads_ref):
+        assert_close(grad, grad_ref, f"d{name}", seed)
+
+    f32 = [t.detach().float().requires_grad_() for t in leaves]
+    o32, s32 = scan_chunked(*f32[:4], initial_state=f32[4], output_final_state=True, chunk_size=chunk_size)
+    grads32 = torch.autograd.grad((o32 * gradients[0]).sum() + (s32 * gradients[1]).sum(), f32)
+    for name, t in zip(("o", "final_state", *(f"d{n}" for n in GRAD_NAMES)), (o32, s32, *grads32)):
+        assert torch.isfinite(t).all(), f"float32 {name} is not finite (seed={seed})"
+    # float32 against the float64 oracle: entries of order 1-10, relative rounding ~1e-6.
+    assert_close(o32.double(), o_ref, "float32 o", seed, rtol=1e-4, atol=1e-4)
+    assert_close(s32.double(), s_ref, "float32 final_state", seed, rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -277,8 +346,9 @@ def test_ssd_varlen_matches_separate_sequences(seed):
 # Decoding steps
 
 
-def test_scan_step_matches_parallel(seed):
-    q, k, v, g, h0 = detached(scan_inputs(2, 37, 2))
+@pytest.mark.parametrize("decay", DECAYS)
+def test_scan_step_matches_parallel(seed, decay):
+    q, k, v, g, h0 = detached(scan_inputs(2, 37, 2, decay=decay))
     o_ref, s_ref = scan(q, k, v, g, initial_state=h0, output_final_state=True, chunk_size=16)
     state, outs = h0, []
     for t in range(q.shape[1]):
@@ -331,7 +401,13 @@ SCAN_ERRORS = {
     ),
     "g": (
         dict(g=torch.randn(2, 10, 4, 1)),
-        "scan: g has shape (2, 10, 4, 1) but expected (B, T, H) = (2, 10, 4) from q",
+        "scan: g has shape (2, 10, 4, 1) but expected (B, T, H) = (2, 10, 4) "
+        "or (B, T, H, K) = (2, 10, 4, 16) from q",
+    ),
+    "g-heads": (
+        dict(g=torch.randn(2, 10, 3)),
+        "scan: g has shape (2, 10, 3) but expected (B, T, H) = (2, 10, 4) "
+        "or (B, T, H, K) = (2, 10, 4, 16) from q",
     ),
     "initial_state": (
         dict(initial_state=torch.randn(2, 4, 8, 16)),
@@ -359,10 +435,10 @@ def test_varlen_initial_state_must_have_one_row_per_sequence():
         scan(**args, cu_seqlens=torch.tensor([0, 2, 5, 10]))
 
 
-@pytest.mark.parametrize("backend", ["triton", "cuda"])
+@pytest.mark.parametrize("backend", ["fused", "cuda"])
 def test_unknown_backend_lists_choices(backend):
     args = valid_scan_args()
-    expected = f"unknown backend '{backend}'; the backends of this op are ('auto', 'torch', 'reference')"
+    expected = f"unknown backend '{backend}'; the backends of this op are ('auto', 'torch', 'reference', 'triton')"
     with pytest.raises(ValueError, match=re.escape(expected)):
         scan(args["q"], args["k"], args["v"], args["g"], backend=backend)
     x, dt, A, B, C, *_ = detached(ssd_inputs(1, 5, None, gated=False))
@@ -375,7 +451,7 @@ def test_scan_step_rejects_bad_inputs():
     expected = "scan_step: state has shape (2, 4, 16) but expected (N, H, K, V) = (2, 4, 16, 8)"
     with pytest.raises(ValueError, match=re.escape(expected)):
         scan_step(args["q"], args["k"], args["v"], args["g"], torch.randn(2, 4, 16))
-    expected = "scan_step: g has shape (2, 4, 1) but expected (B, H) = (2, 4)"
+    expected = "scan_step: g has shape (2, 4, 1) but expected (B, H) = (2, 4) or (B, H, K) = (2, 4, 16)"
     with pytest.raises(ValueError, match=re.escape(expected)):
         scan_step(args["q"], args["k"], args["v"], args["g"][..., None], None)
 

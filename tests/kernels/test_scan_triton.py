@@ -155,3 +155,16 @@ def test_rejects_what_the_kernels_do_not_take():
         scan_triton(q.double(), q, v, g)
     with pytest.raises(ValueError, match="scalar decay per head"):
         scan_triton(q, q, v, q)
+
+
+def test_dispatch_routes_triton_and_keeps_auto_on_torch_for_cpu_tensors():
+    """backend="triton" runs the Triton form (here under the interpreter); "auto" on CPU is the chunked torch form."""
+    from zoo.kernels.scan import scan, scan_chunked
+
+    q, k, v = (torch.randn(1, 40, 2, 16) for _ in range(3))
+    g = -torch.rand(1, 40, 2)
+    forced, _ = scan(q, k, v, g, backend="triton", chunk_size=16)
+    direct, _ = scan_triton(q, k, v, g, chunk_size=16)
+    assert torch.equal(forced, direct)
+    auto, _ = scan(q, k, v, g, chunk_size=16)
+    assert torch.equal(auto, scan_chunked(q, k, v, g, chunk_size=16)[0])

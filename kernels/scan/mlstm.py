@@ -1,0 +1,75 @@
+"""`mlstm_scan`: validates the inputs, then runs the mLSTM form that `backend` names.
+
+The mLSTM is the scan with an exponential input gate, a normaliser n and a max-stabiliser m; its
+conventions are mlstm_kernels' (the xLSTM 7B kernels): pre-activation gates, log-sigmoid forget gate,
+only q scaled, zero starting state with m = 0, eps added outside the max of the denominator.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..varlen import check_cu_seqlens
+from .checks import MLSTM_BACKENDS, check_backend, check_mlstm_inputs, check_mlstm_options, check_shape
+from .mlstm_chunked import mlstm_chunked
+from .mlstm_reference import mlstm_reference
+from .mlstm_step import MLSTMState
+
+
+def mlstm_scan(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    i: Tensor,
+    f: Tensor,
+    *,
+    scale: float | None = None,
+    forget_gate: str = "sigmoid",
+    eps: float = 1e-6,
+    initial_state: MLSTMState | None = None,
+    output_final_state: bool = False,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+    backend: str = "auto",
+) -> tuple[Tensor, MLSTMState | None]:
+    """The mLSTM with max-stabilised exponential gating over a sequence:
+
+        m_t = max(log f_t + m_{t-1}, i_t)
+        C_t = exp(log f_t + m_{t-1} - m_t) C_{t-1} + exp(i_t - m_t) k_t v_t^T
+        n_t = exp(log f_t + m_{t-1} - m_t) n_{t-1} + exp(i_t - m_t) k_t
+        h_t = C_t^T (scale q_t) / (max(|n_t . (scale q_t)|, exp(-m_t)) + eps)
+
+    q, k: [B, T, H, K]; v: [B, T, H, V]; i: [B, T, H] input-gate pre-activation (the log input gate);
+    f: [B, T, H] forget-gate pre-activation: log f = logsigmoid(f) for forget_gate "sigmoid"
+    (mlstm_kernels), f for "exp"; scale None means K ** -0.5 (only q is scaled); eps: added outside the
+    max; initial_state: (C [N, H, K, V], n [N, H, K], m [N, H]), zeros with m = 0 when None, N = B, or
+    the number of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
+    chunk_size: tokens per chunk of the chunked form; backend: "auto" (chunked torch), "torch" (chunked)
+    or "reference" (the loop over time).
+
+    Returns (h [B, T, H, V] in q's dtype, final state (C, n, m) in float32 (float64 when an input is
+    float64), or None unless output_final_state). mlstm_kernels keeps m as [N, H, 1]: squeeze/unsqueeze
+    the last axis to exchange states with it.
+    """
+    check_backend("mlstm_scan", backend, MLSTM_BACKENDS)
+    check_mlstm_options("mlstm_scan", forget_gate, eps)
+    check_shape("mlstm_scan", "q", q, "B, T, H, K", [None] * 4)
+    batch, length = q.shape[:2]
+    if cu_seqlens is not None:
+        check_cu_seqlens(cu_seqlens, batch, length)
+    num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1
+    source = "q and v" if cu_seqlens is None else "cu_seqlens, q and v"
+    check_mlstm_inputs(
+        "mlstm_scan", q, k, v, i, f, initial_state,
+        lead="B, T", num_states=num_states, state_name="initial_state", state_source=source,
+    )
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"mlstm_scan: chunk_size must be a positive int, got {chunk_size!r}")
+
+    options = dict(
+        scale=scale, forget_gate=forget_gate, eps=eps, initial_state=initial_state,
+        output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+    )
+    if backend == "reference":
+        return mlstm_reference(q, k, v, i, f, **options)
+    return mlstm_chunked(q, k, v, i, f, chunk_size=chunk_size, **options)
