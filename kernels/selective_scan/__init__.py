@@ -1,0 +1,12 @@
+"""selective_scan: Mamba-1's selective scan (a diagonal state per channel), as mamba_ssm's `selective_scan_ref`.
+
+Forms: ``selective_scan_reference`` (loop over time, the oracle), ``selective_scan_chunked`` (blocked scan
+with a hand-written backward, the CPU path), ``selective_scan_step`` (one token), chosen by ``selective_scan``.
+"""
+
+from .chunked import selective_scan_chunked
+from .dispatch import selective_scan
+from .reference import selective_scan_reference
+from .step import selective_scan_step
+
+__all__ = ["selective_scan", "selective_scan_step", "selective_scan_reference", "selective_scan_chunked"]
