@@ -1,5 +1,5 @@
 """Shared sequence kernels: one folder per op (reference, chunked torch, step, dispatch)."""
 
-from .scan import scan, scan_step, ssd_scan, ssd_step
+from .scan import mlstm_scan, mlstm_step, scan, scan_step, ssd_scan, ssd_step
 from .selective_scan import selective_scan, selective_scan_step
 from .short_conv import short_conv, short_conv_step

@@ -1,10 +1,13 @@
-"""The kernel benchmark cases: for each op, our forms and the peer libraries' fastest forms.
+"""The kernel benchmark cases: for each op, our forms (chunked torch, reference loop, Triton) and the
+peer libraries' forms.
 
 A case builds random inputs for a length T and returns the leaf tensors and a function computing
 the op's output from them; the benchmark times output + backward of a random upstream gradient.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,25 +16,30 @@ from zoo import kernels
 from zoo.bench import peers
 from zoo.bench.case import Case, Inputs, Shape, anywhere, leaf, needs_cuda
 
+# The reference loops are timed up to this length (the CPU target compares them at T = 2048).
+REFERENCE_MAX_LEN = 2048
+
+Builder = Callable[[int, Shape, torch.device, torch.dtype], Inputs]
+Runner = Callable[[Inputs, str], torch.Tensor]
+
+
 def _decay(t: torch.Tensor) -> torch.Tensor:
     """log decays around log(0.98): slow enough that the state carries information far."""
     return F.logsigmoid(t + 4.0)
 
 
-def _scan_inputs(T: int, s: Shape, device, dtype, per_channel: bool) -> Inputs:
+def scan_inputs(T: int, s: Shape, device, dtype) -> Inputs:
     q, k, v = (leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=dtype) for _ in range(3))
-    g_shape = (s.batch, T, s.heads, s.head_dim) if per_channel else (s.batch, T, s.heads)
-    return q, k, v, leaf(*g_shape, device=device, dtype=torch.float32, fill=_decay)
+    return q, k, v, leaf(s.batch, T, s.heads, device=device, dtype=torch.float32, fill=_decay)
 
 
-def _scan_case(impl: str, backend: str, per_channel: bool, max_len: int | None = None, cuda_only=False) -> Case:
-    def build(T, s, device, dtype):
-        return _scan_inputs(T, s, device, dtype, per_channel), lambda x: kernels.scan(*x, backend=backend)[0]
-
-    return Case("gla" if per_channel else "scan", impl, build, needs_cuda if cuda_only else anywhere, max_len)
+def gla_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    q, k, v = (leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=dtype) for _ in range(3))
+    return q, k, v, leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=torch.float32, fill=_decay)
 
 
-def _ssd_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+def ssd_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """x [B,T,H,P], dt [B,T,H] (before softplus), A [H], B and C [B,T,1,N] with N = P = head_dim."""
     x = leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=dtype)
     dt = leaf(s.batch, T, s.heads, device=device, dtype=torch.float32, fill=lambda t: t - 3.0)
     A = leaf(s.heads, device=device, dtype=torch.float32, fill=lambda t: -torch.rand_like(t) - 0.5)
@@ -39,39 +47,68 @@ def _ssd_inputs(T: int, s: Shape, device, dtype) -> Inputs:
     return x, dt, A, B, C
 
 
-def _ssd_case(impl: str, backend: str, max_len: int | None = None, cuda_only=False) -> Case:
-    def build(T, s, device, dtype):
-        def run(x):
-            return kernels.ssd_scan(*x, dt_softplus=True, backend=backend)[0]
-
-        return _ssd_inputs(T, s, device, dtype), run
-
-    return Case("ssd", impl, build, needs_cuda if cuda_only else anywhere, max_len)
+def mlstm_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """q, k, v [B,T,H,D] and pre-activation input/forget gates [B,T,H]."""
+    q, k, v = (leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=dtype) for _ in range(3))
+    i = leaf(s.batch, T, s.heads, device=device, dtype=torch.float32)
+    f = leaf(s.batch, T, s.heads, device=device, dtype=torch.float32, fill=lambda t: t + 3.0)
+    return q, k, v, i, f
 
 
-def _short_conv_case(impl: str, backend: str, max_len: int | None = None) -> Case:
-    def build(T, s, device, dtype):
-        channels = s.heads * s.head_dim
-        leaves = (leaf(s.batch, T, channels, device=device, dtype=dtype), leaf(channels, 4, device=device, dtype=dtype))
-        return leaves, lambda x: kernels.short_conv(x[0], x[1], activation="silu", backend=backend)[0]
+def selective_scan_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """u, delta [B,T,D] with D = heads * head_dim channels, A [D,N], B and C [B,T,N], D skip [D]."""
+    channels = s.heads * s.head_dim
+    u = leaf(s.batch, T, channels, device=device, dtype=dtype)
+    delta = leaf(s.batch, T, channels, device=device, dtype=torch.float32, fill=lambda t: t - 3.0)
+    A = leaf(channels, s.d_state, device=device, dtype=torch.float32, fill=lambda t: -torch.rand_like(t) - 0.5)
+    B, C = (leaf(s.batch, T, s.d_state, device=device, dtype=dtype) for _ in range(2))
+    return u, delta, A, B, C, leaf(channels, device=device, dtype=torch.float32)
 
-    return Case("short_conv", impl, build, anywhere, max_len)
+
+def short_conv_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    channels = s.heads * s.head_dim
+    return leaf(s.batch, T, channels, device=device, dtype=dtype), leaf(channels, 4, device=device, dtype=dtype)
 
 
-# The reference loops are timed up to this length (the CPU target compares them at T = 2048).
-REFERENCE_MAX_LEN = 2048
+_RUNNERS: dict[str, tuple[Builder, Runner]] = {
+    "scan": (scan_inputs, lambda x, b: kernels.scan(*x, backend=b)[0]),
+    "gla": (gla_inputs, lambda x, b: kernels.scan(*x, backend=b)[0]),
+    "ssd": (ssd_inputs, lambda x, b: kernels.ssd_scan(*x, dt_softplus=True, backend=b)[0]),
+    "mlstm": (mlstm_inputs, lambda x, b: kernels.mlstm_scan(*x, backend=b)[0]),
+    "selective_scan": (
+        selective_scan_inputs,
+        lambda x, b: kernels.selective_scan(*x[:5], x[5], delta_softplus=True, backend=b)[0],
+    ),
+    "short_conv": (short_conv_inputs, lambda x, b: kernels.short_conv(x[0], x[1], activation="silu", backend=b)[0]),
+}
+
+
+def _ours(op: str) -> list[Case]:
+    """Our chunked torch form, the reference loop (up to REFERENCE_MAX_LEN) and the Triton form (CUDA)."""
+    make_inputs, run = _RUNNERS[op]
+
+    def case(backend: str, unavailable, max_len=None) -> Case:
+        def build(T, s, device, dtype):
+            return make_inputs(T, s, device, dtype), lambda x: run(x, backend)
+
+        return Case(op, f"seqzoo:{backend}", build, unavailable, max_len)
+
+    return [case("torch", anywhere), case("reference", anywhere, REFERENCE_MAX_LEN), case("triton", needs_cuda)]
 
 
 def kernel_cases() -> list[Case]:
     """All cases, ours first, then the peers (each peer case says when its library is missing)."""
     return [
-        _scan_case("seqzoo:torch", "torch", per_channel=False),
-        _scan_case("seqzoo:reference", "reference", per_channel=False, max_len=REFERENCE_MAX_LEN),
-        *peers.scan_cases(_scan_inputs),
-        _ssd_case("seqzoo:torch", "torch"),
-        _ssd_case("seqzoo:reference", "reference", max_len=REFERENCE_MAX_LEN),
-        *peers.ssd_cases(_ssd_inputs),
-        _short_conv_case("seqzoo:torch", "torch"),
-        _short_conv_case("seqzoo:reference", "reference", max_len=REFERENCE_MAX_LEN),
-        *peers.short_conv_cases(),
+        *_ours("scan"),
+        *peers.scan_cases(scan_inputs),
+        *_ours("gla"),
+        *peers.gla_cases(gla_inputs),
+        *_ours("ssd"),
+        *peers.ssd_cases(ssd_inputs),
+        *_ours("mlstm"),
+        *peers.mlstm_cases(mlstm_inputs),
+        *_ours("selective_scan"),
+        *peers.selective_scan_cases(selective_scan_inputs),
+        *_ours("short_conv"),
+        *peers.short_conv_cases(short_conv_inputs),
     ]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from einops import rearrange
 
-from zoo.bench.case import Case, leaf
+from zoo.bench.case import Case
 
 
 def optional_import(name: str) -> tuple[types.ModuleType | None, str | None]:
@@ -55,9 +55,70 @@ def scan_cases(make_inputs) -> list[Case]:
 
     def build(T, s, device, dtype):
         module, _ = _fla("simple_gla")()
-        return make_inputs(T, s, device, dtype, False), lambda x: module.chunk_simple_gla(*x)[0]
+        return make_inputs(T, s, device, dtype), lambda x: module.chunk_simple_gla(*x)[0]
 
     return [Case("scan", "fla:chunk_simple_gla", build, _requires(_fla("simple_gla"), cuda=True))]
+
+
+def gla_cases(make_inputs) -> list[Case]:
+    """fla's chunk_gla: the scan with a decay per key channel."""
+
+    def build(T, s, device, dtype):
+        module, _ = _fla("gla")()
+        return make_inputs(T, s, device, dtype), lambda x: module.chunk_gla(*x)[0]
+
+    return [Case("gla", "fla:chunk_gla", build, _requires(_fla("gla"), cuda=True))]
+
+
+def _mlstm_kernel(name: str):
+    def load():
+        module, reason = optional_import("mlstm_kernels.torch")
+        return (None, reason) if module is None else (module.get_mlstm_kernel(name), None)
+
+    return load
+
+
+def mlstm_cases(make_inputs) -> list[Case]:
+    """mlstm_kernels' chunkwise kernels (layout [B, H, T, D]): native torch anywhere, Triton on CUDA."""
+
+    def case(name: str, cuda: bool) -> Case:
+        def build(T, s, device, dtype):
+            kernel, _ = _mlstm_kernel(name)()
+
+            def run(x):
+                q, k, v, i, f = (rearrange(t, "b t h ... -> b h t ...") for t in x)
+                return rearrange(kernel(q, k, v, i, f, chunk_size=64), "b h t d -> b t h d")
+
+            return make_inputs(T, s, device, dtype), run
+
+        label = "mlstm_kernels:" + name.split("--")[-1]
+        return Case("mlstm", label, build, _requires(_mlstm_kernel(name), cuda=cuda))
+
+    return [case("chunkwise--native_custbw", cuda=False), case("chunkwise--triton_xl_chunk", cuda=True)]
+
+
+def selective_scan_cases(make_inputs) -> list[Case]:
+    """mamba_ssm's selective scan (layout [B, D, T]): the torch reference anywhere, the CUDA kernel on CUDA."""
+
+    def case(function: str, cuda: bool) -> Case:
+        def loader():
+            module, reason = import_mamba_ssm("ops.selective_scan_interface")
+            return (None, reason) if module is None else (getattr(module, function), None)
+
+        def build(T, s, device, dtype):
+            fn, _ = loader()
+
+            def run(x):
+                u, delta, A, B, C, D = x
+                y = fn(rearrange(u, "b t d -> b d t"), rearrange(delta, "b t d -> b d t"), A,
+                       rearrange(B, "b t n -> b n t"), rearrange(C, "b t n -> b n t"), D, delta_softplus=True)
+                return rearrange(y, "b d t -> b t d")
+
+            return make_inputs(T, s, device, dtype), run
+
+        return Case("selective_scan", f"mamba_ssm:{function}", build, _requires(loader, cuda=cuda))
+
+    return [case("selective_scan_ref", cuda=False), case("selective_scan_fn", cuda=True)]
 
 
 def ssd_cases(make_inputs) -> list[Case]:
@@ -94,18 +155,16 @@ def ssd_cases(make_inputs) -> list[Case]:
     ]
 
 
-def short_conv_cases() -> list[Case]:
+def short_conv_cases(make_inputs) -> list[Case]:
     """causal_conv1d's CUDA kernel (channels-last input, as our [B, T, D] transposed)."""
 
     def build(T, s, device, dtype):
         module, _ = optional_import("causal_conv1d")
-        channels = s.heads * s.head_dim
-        leaves = (leaf(s.batch, T, channels, device=device, dtype=dtype), leaf(channels, 4, device=device, dtype=dtype))
 
         def run(x):
             out = module.causal_conv1d_fn(rearrange(x[0], "b t d -> b d t"), x[1], activation="silu")
             return rearrange(out, "b d t -> b t d")
 
-        return leaves, run
+        return make_inputs(T, s, device, dtype), run
 
     return [Case("short_conv", "causal_conv1d", build, _requires(lambda: optional_import("causal_conv1d"), cuda=True))]

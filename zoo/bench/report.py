@@ -65,8 +65,9 @@ def print_table(records: list[dict], console: Console | None = None) -> None:
             key = (record["op"], record["T"])
             fastest[key] = min(fastest.get(key, float("inf")), record["ms"])
     table = Table(title="forward + backward")
+    widths = {"op": max((len(r["op"]) for r in records), default=2), "impl": max((len(r["impl"]) for r in records), default=4)}
     for column in ("op", "impl", "T", "ms", "peak MiB", "x fastest"):
-        table.add_column(column, justify="left" if column in ("op", "impl") else "right")
+        table.add_column(column, justify="left" if column in widths else "right", min_width=widths.get(column))
     for record in records:
         if "ms" in record:
             ratio = record["ms"] / fastest[(record["op"], record["T"])]
