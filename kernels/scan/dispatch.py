@@ -33,8 +33,8 @@ def scan(
     + k_t v_t^T);
     scale None means K ** -0.5; initial_state: [N, H, K, V] (zeros when None), N = B, or the number
     of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
-    chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies: decay per head,
-    no float64, chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
+    chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies: no float64,
+    chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
     "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1) or "reference" (the loop over time).
 
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an
@@ -60,6 +60,10 @@ def scan(
     if backend == "reference":
         return scan_reference(q, k, v, g, **options)
     if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, g, chunk_size)):
+        if g.ndim == q.ndim:  # a decay per key channel (GLA)
+            from .triton_gla import scan_triton_gla  # defines the kernels: after TRITON_INTERPRET is settled
+
+            return scan_triton_gla(q, k, v, g, chunk_size=chunk_size, **options)
         from .triton_scan import scan_triton  # defines the kernels: after TRITON_INTERPRET is settled
 
         return scan_triton(q, k, v, g, chunk_size=chunk_size, **options)
@@ -67,11 +71,10 @@ def scan(
 
 
 def _triton_applies(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int) -> bool:
-    """Whether "auto" should take the Triton form: CUDA tensors, decay per head, no float64, a chunk size
-    the kernels tile (a power of two >= 16)."""
+    """Whether "auto" should take the Triton form (triton_scan for a decay per head, triton_gla for one
+    per key channel): CUDA tensors, no float64, a chunk size the kernels tile (a power of two >= 16)."""
     return (
         q.is_cuda
-        and g.ndim == 3
         and all(t.dtype != torch.float64 for t in (q, k, v, g))
         and chunk_size >= 16
         and chunk_size & (chunk_size - 1) == 0

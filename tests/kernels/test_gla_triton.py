@@ -1,0 +1,208 @@
+"""Tests of the Triton scan with a decay per key channel (kernels/scan/triton_gla.py, GLA) against the
+float64 reference loop.
+
+On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_gla is
+first imported (triton.jit reads it when the kernels are defined), hence the line at the very top. The
+interpreter uses one config per kernel (BK = BV = 32), so K, V > 32 exercise the K- and V-block loops;
+chunk sizes 32 and 64 hold 2 and 4 sub-blocks of 16, so the sub-block pairs (I > J) and the diagonal
+sub-blocks are both exercised.
+
+Every test draws fresh random inputs: the `seed` fixture reseeds torch from a new random seed (or from
+SEQZOO_SEED when set) and every comparison names that seed when it fails, so that
+`SEQZOO_SEED=<seed> pytest tests/kernels/test_gla_triton.py` replays the failure.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from zoo.kernels.scan import scan_reference  # noqa: E402
+from zoo.kernels.scan.triton_gla import scan_triton_gla  # noqa: E402
+
+pytestmark = pytest.mark.interpreter
+
+if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
+    pytest.skip("Triton needs CUDA or TRITON_INTERPRET=1", allow_module_level=True)
+
+DEVICE = "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda"
+F64 = torch.float64
+# Tolerances relative to the largest entry of each expected tensor (atol = TOL * max(max |expected|, 1),
+# rtol = TOL): a sum over T tokens has rounding errors of the size of its largest terms, not of the entry.
+# float32: observed errors at these sizes (T <= 200, entries of order 1-100, K <= 48) are 1e-7 to 2e-6 of
+# the largest entry (strong decays included); 1e-4 leaves about two orders of magnitude, while a wrong
+# decay reference, mask, sub-block pairing, chunk boundary or state hand-over shows at 1e-2 or more.
+TOL32 = 1e-4
+# float16 inputs: q, k, v, the states and the rescaled tiles enter the matmuls in float16, and o and the
+# gradients are stored in float16: observed errors are 2e-4 to 1e-3 of the largest entry.
+TOL16 = 5e-3
+NAMES = ("q", "k", "v", "g", "initial_state")
+
+
+@pytest.fixture
+def seed() -> int:
+    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
+    torch.manual_seed(value)
+    return value
+
+
+def assert_close(actual, expected, what: str, seed: int, tol: float) -> None:
+    scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
+    torch.testing.assert_close(
+        actual.to(F64), expected, rtol=tol, atol=tol * scale, msg=lambda m: f"{what} (seed={seed}): {m}"
+    )
+
+
+def channel_decays(batch, length, heads, key_dim, strongest=-2.5):
+    """Log-decays g [B, T, H, K] < 0 per key channel: rates from strong (median ~ strongest) to slow
+    (~ -0.003) across the channels of a head, the channel order shuffled per head."""
+    rates = torch.logspace(0, -2.5, key_dim, dtype=F64) * (-strongest / 0.69)
+    rates = torch.stack([rates[torch.randperm(key_dim)] for _ in range(heads)])  # [H, K]
+    return -F.softplus(torch.randn(batch, length, heads, key_dim, dtype=F64)) * rates
+
+
+def make_inputs(batch, length, heads, key_dim, value_dim, num_states, g=None):
+    """float64 q, k [B, T, H, K], v [B, T, H, V], g [B, T, H, K] and initial_state [N, H, K, V] or None."""
+    q = torch.randn(batch, length, heads, key_dim, dtype=F64)
+    k = torch.randn(batch, length, heads, key_dim, dtype=F64)
+    v = torch.randn(batch, length, heads, value_dim, dtype=F64)
+    g = channel_decays(batch, length, heads, key_dim) if g is None else g
+    h0 = None if num_states is None else torch.randn(num_states, heads, key_dim, value_dim, dtype=F64)
+    return q, k, v, g, h0
+
+
+def compare(seed, inputs, *, dtype=torch.float32, tol=TOL32, final_state=True, **options):
+    """Run scan_triton_gla on `inputs` cast to `dtype` and the reference in float64 on the same (rounded)
+    values; compare the output, the final state and the gradients of <o, dO> (+ <final_state, dS>) for
+    every input. Returns the Triton results (o, final state, gradients) for further checks."""
+    leaves = [None if x is None else x.to(DEVICE, dtype).requires_grad_() for x in inputs]
+    oracle = [None if x is None else x.detach().to(F64).requires_grad_() for x in leaves]
+    cu = options.pop("cu_seqlens", None)
+
+    o, state = scan_triton_gla(*leaves[:4], initial_state=leaves[4], output_final_state=final_state,
+                               cu_seqlens=None if cu is None else cu.to(DEVICE), **options)
+    options.pop("chunk_size", None)
+    o_ref, state_ref = scan_reference(*oracle[:4], initial_state=oracle[4], output_final_state=True,
+                                      cu_seqlens=cu, **options)
+    assert o.dtype == dtype and o.shape == o_ref.shape
+    d_out = torch.randn(o_ref.shape, dtype=F64)
+    loss_ref = (o_ref * d_out).sum()
+    loss = (o * d_out.to(DEVICE, o.dtype)).sum()
+    if final_state:
+        assert state.dtype == torch.float32
+        assert_close(state.cpu(), state_ref, "final_state", seed, tol)
+        d_state = torch.randn(state_ref.shape, dtype=F64)
+        loss_ref = loss_ref + (state_ref * d_state).sum()
+        loss = loss + (state * d_state.to(DEVICE, state.dtype)).sum()
+    else:
+        assert state is None
+    assert_close(o.cpu(), o_ref, "o", seed, tol)
+
+    wanted = [i for i, x in enumerate(leaves) if x is not None]
+    grads = torch.autograd.grad(loss, [leaves[i] for i in wanted])
+    grads_ref = torch.autograd.grad(loss_ref, [oracle[i] for i in wanted])
+    for i, grad, grad_ref in zip(wanted, grads, grads_ref):
+        assert grad.dtype == leaves[i].dtype, NAMES[i]
+        assert_close(grad.cpu(), grad_ref, f"d{NAMES[i]}", seed, tol)
+    return o, state, grads
+
+
+# (length, chunk_size): lengths around one chunk and over several; T = 200 in chunks of 64 (4 sub-blocks).
+LENGTHS = [(1, 16), (63, 32), (64, 64), (65, 32), (200, 64)]
+
+
+@pytest.mark.parametrize("with_state", [True, False], ids=["h0", "no-h0"])
+@pytest.mark.parametrize("length,chunk_size", LENGTHS, ids=[f"T{t}-C{c}" for t, c in LENGTHS])
+def test_matches_reference(seed, length, chunk_size, with_state):
+    batch = 1 if length > 100 else 2  # the long case with one row keeps the interpreter quick
+    compare(seed, make_inputs(batch, length, 2, 32, 16, batch if with_state else None), chunk_size=chunk_size)
+
+
+def test_several_key_and_value_blocks(seed, monkeypatch):
+    """K = 48, V = 40: two partly masked blocks each (BK = BV = 32 under the interpreter); chunk 32.
+
+    New buffers start as NaN, so any entry a kernel leaves unwritten (or reads without masking) shows."""
+    for name in ("empty", "empty_like"):
+        monkeypatch.setattr(torch, name, poisoned(getattr(torch, name)))
+    compare(seed, make_inputs(2, 45, 2, 48, 40, 2), chunk_size=32, scale=0.3)
+
+
+def poisoned(allocate):
+    """`allocate` (torch.empty or torch.empty_like) whose floating-point results are filled with NaN."""
+
+    def allocate_nan(*args, **kwargs):
+        tensor = allocate(*args, **kwargs)
+        return tensor.fill_(float("nan")) if tensor.is_floating_point() else tensor
+
+    return allocate_nan
+
+
+@pytest.mark.parametrize("lengths,chunk_size", [((37, 1, 26), 32), ((16, 0, 33), 16)], ids=["37-1-26", "16-0-33"])
+def test_varlen(seed, lengths, chunk_size):
+    cu_seqlens = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    compare(seed, make_inputs(1, sum(lengths), 2, 16, 32, len(lengths)), chunk_size=chunk_size,
+            cu_seqlens=cu_seqlens)
+
+
+def test_strong_decay_is_finite_and_accurate(seed):
+    """Log-decays down to -5 per step (all in [-5, 0); channel 0 at -5 throughout, the next strongest at
+    the floor about half of the time, the slowest near -0.02): a chunk of 64 accumulates -320 on channel
+    0, so exp(-b) would overflow float32 (at 88) in any factorisation of the scores into q * exp(b) and
+    k * exp(-b). Everything must be finite and match the reference."""
+    batch, length, heads, key_dim = 2, 130, 1, 16
+    g = channel_decays(batch, length, heads, key_dim, strongest=-5.0).clamp(min=-5.0)
+    g[..., 0] = -5.0  # one channel at the floor everywhere
+    assert (g[:, :64].sum(1) < -88).any()  # a chunk's decay that exp(-b) could not represent in float32
+    o, state, grads = compare(seed, make_inputs(batch, length, heads, key_dim, 16, batch, g=g), chunk_size=64)
+    for name, t in [("o", o), ("final_state", state), *zip(NAMES, grads)]:
+        assert torch.isfinite(t).all(), f"{name} is not finite (seed={seed})"
+
+
+def test_without_final_state(seed):
+    """No final state: no gradient flows into it (the backward's dS_T is absent)."""
+    compare(seed, make_inputs(2, 40, 2, 16, 16, 2), chunk_size=32, final_state=False)
+
+
+def test_float16_inputs(seed):
+    compare(seed, make_inputs(2, 40, 2, 16, 16, 2), chunk_size=32, dtype=torch.float16, tol=TOL16)
+
+
+def test_rejects_what_the_kernels_do_not_take():
+    q = torch.randn(1, 4, 1, 16, device=DEVICE)
+    v = torch.randn(1, 4, 1, 16, device=DEVICE)
+    g = -torch.rand(1, 4, 1, 16, device=DEVICE)
+    for bad in (8, 48):
+        with pytest.raises(ValueError, match="chunk_size must be a power of two >= 16"):
+            scan_triton_gla(q, q, v, g, chunk_size=bad)
+    with pytest.raises(ValueError, match="float64"):
+        scan_triton_gla(q.double(), q, v, g)
+    with pytest.raises(ValueError, match="decay per key channel"):
+        scan_triton_gla(q, q, v, g[..., 0])
+
+
+def test_dispatch_routes_per_channel_decay_to_triton_gla():
+    """backend="triton" with g [B, T, H, K] runs this form; "auto" on CPU tensors is the chunked torch
+    form; "auto" on CUDA takes Triton for a per-channel decay too."""
+    from zoo.kernels.scan import scan, scan_chunked
+    from zoo.kernels.scan.dispatch import _triton_applies
+
+    q, k, v = (torch.randn(1, 40, 2, 16) for _ in range(3))
+    g = -torch.rand(1, 40, 2, 16)
+    forced, _ = scan(q, k, v, g, backend="triton", chunk_size=32)
+    direct, _ = scan_triton_gla(q, k, v, g, chunk_size=32)
+    assert torch.equal(forced, direct)
+    auto, _ = scan(q, k, v, g, chunk_size=32)
+    assert torch.equal(auto, scan_chunked(q, k, v, g, chunk_size=32)[0])
+
+    def on_cuda(t):
+        return types.SimpleNamespace(is_cuda=True, dtype=t.dtype, ndim=t.ndim)
+
+    assert _triton_applies(*map(on_cuda, (q, k, v, g)), 64)
+    assert not _triton_applies(*map(on_cuda, (q, k, v, g.double())), 64)
+    assert not _triton_applies(q, k, v, g, 64)
