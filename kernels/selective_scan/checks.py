@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-BACKENDS = ("auto", "torch", "reference")
+BACKENDS = ("auto", "torch", "triton", "reference")
 
 
 def check_backend(op: str, backend: str) -> None:

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
 from .checks import check_backend, check_chunk_size, check_selective_scan_inputs, check_shape
 from .chunked import selective_scan_chunked
 from .reference import selective_scan_reference
+
+
+def _load_triton_selective() -> ModuleType:
+    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
+    are defined, so importing this package must not define them."""
+    try:
+        return importlib.import_module(".triton_selective", __package__)
+    except ImportError as error:
+        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
+
+
+def _triton_unsupported(*tensors: Tensor | None) -> str | None:
+    """Why the Triton form cannot run this call (None if it can); a missing triton is a reason too.
+    tensors: u, delta, A, B, C, D, z, delta_bias, initial_state."""
+    try:
+        module = _load_triton_selective()
+    except ImportError as error:
+        return str(error)
+    return module.triton_unsupported(*tensors)
+
+
+def _resolve(backend: str, *tensors: Tensor | None) -> str:
+    """The form that runs: "auto" is "triton" on CUDA tensors when the Triton form can run the call, else
+    "torch"; a forced "triton" that cannot run raises ValueError (ImportError without triton)."""
+    if backend == "auto":
+        return "triton" if tensors[0].is_cuda and _triton_unsupported(*tensors) is None else "torch"
+    if backend == "triton":
+        _load_triton_selective()
+        reason = _triton_unsupported(*tensors)
+        if reason is not None:
+            raise ValueError(f"selective_scan: backend='triton' cannot run this call: {reason}")
+    return backend
 
 
 def selective_scan(
@@ -37,8 +72,11 @@ def selective_scan(
     with D % G == 0 and channel d reading group d // (D // G); D (the skip), delta_bias: [D];
     initial_state: [N_seq, D, N] (zeros when None), N_seq = B, or the number of sequences when
     cu_seqlens ([N_seq + 1], int32/int64, B == 1) packs several into one row; chunk_size: tokens per
-    block of the chunked form; backend: "auto" (the chunked torch form, on every device until a Triton
-    form lands), "torch" (chunked) or "reference" (the loop over time). mamba_ssm's layout is
+    block of the chunked form, and between the states the Triton forward stores for its backward;
+    backend: "auto" (on CUDA the Triton form where it applies: float32/float16/bfloat16, N <= 256;
+    the chunked torch form otherwise and on CPU), "torch" (chunked), "triton" (forced; CUDA tensors, or
+    CPU ones under TRITON_INTERPRET=1 set before the Triton form is first used) or "reference" (the
+    loop over time). mamba_ssm's layout is
     channel-first (u [B, D, T], B/C [B, N, T] or [B, G, N, T]): transpose, same values otherwise.
 
     Returns (y [B, T, D] in u's dtype, final_state [N_seq, D, N] in float32 (float64 when an input is
@@ -62,6 +100,10 @@ def selective_scan(
         delta_bias=delta_bias, delta_softplus=delta_softplus, initial_state=initial_state,
         output_final_state=output_final_state, cu_seqlens=cu_seqlens,
     )
-    if backend == "reference":
+    form = _resolve(backend, u, delta, A, B, C, D, z, delta_bias, initial_state)
+    if form == "reference":
         return selective_scan_reference(u, delta, A, B, C, D, z, **options)
+    if form == "triton":
+        triton_form = _load_triton_selective().selective_scan_triton
+        return triton_form(u, delta, A, B, C, D, z, chunk_size=chunk_size, **options)
     return selective_scan_chunked(u, delta, A, B, C, D, z, chunk_size=chunk_size, **options)

@@ -443,9 +443,9 @@ def test_varlen_initial_state_must_have_one_row_per_sequence():
         selective_scan(**args, cu_seqlens=torch.tensor([0, 2, 5, 10]))
 
 
-@pytest.mark.parametrize("backend", ["triton", "cuda"])
+@pytest.mark.parametrize("backend", ["cuda", "Triton"])
 def test_unknown_backend_lists_choices(backend):
-    expected = f"unknown backend '{backend}'; the backends of this op are ('auto', 'torch', 'reference')"
+    expected = f"unknown backend '{backend}'; the backends of this op are ('auto', 'torch', 'triton', 'reference')"
     with pytest.raises(ValueError, match=re.escape(expected)):
         selective_scan(**valid_args(), backend=backend)
 
