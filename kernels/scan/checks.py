@@ -10,7 +10,7 @@ from torch import Tensor
 from .mlstm_gates import FORGET_GATES
 
 BACKENDS = ("auto", "torch", "reference", "triton")
-MLSTM_BACKENDS = ("auto", "torch", "reference")
+MLSTM_BACKENDS = ("auto", "torch", "reference", "triton")
 
 
 def check_backend(op: str, backend: str, backends: tuple[str, ...] = BACKENDS) -> None:

@@ -7,6 +7,7 @@ only q scaled, zero starting state with m = 0, eps added outside the max of the 
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
@@ -44,8 +45,9 @@ def mlstm_scan(
     (mlstm_kernels), f for "exp"; scale None means K ** -0.5 (only q is scaled); eps: added outside the
     max; initial_state: (C [N, H, K, V], n [N, H, K], m [N, H]), zeros with m = 0 when None, N = B, or
     the number of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
-    chunk_size: tokens per chunk of the chunked form; backend: "auto" (chunked torch), "torch" (chunked)
-    or "reference" (the loop over time).
+    chunk_size: tokens per chunk of the chunked and Triton forms; backend: "auto" (Triton on CUDA where
+    it applies: no float64, chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
+    "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1) or "reference" (the loop over time).
 
     Returns (h [B, T, H, V] in q's dtype, final state (C, n, m) in float32 (float64 when an input is
     float64), or None unless output_final_state). mlstm_kernels keeps m as [N, H, 1]: squeeze/unsqueeze
@@ -72,4 +74,22 @@ def mlstm_scan(
     )
     if backend == "reference":
         return mlstm_reference(q, k, v, i, f, **options)
+    auto_triton = backend == "auto" and _triton_applies(q, k, v, i, f, initial_state, chunk_size)
+    if backend == "triton" or auto_triton:
+        from .triton_mlstm import mlstm_triton  # defines the kernels: after TRITON_INTERPRET is settled
+
+        return mlstm_triton(q, k, v, i, f, chunk_size=chunk_size, **options)
     return mlstm_chunked(q, k, v, i, f, chunk_size=chunk_size, **options)
+
+
+def _triton_applies(
+    q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, state: MLSTMState | None, chunk_size: int
+) -> bool:
+    """Whether "auto" should take the Triton form: CUDA tensors, no float64 (inputs or state), a chunk size
+    the kernels tile (a power of two >= 16)."""
+    return (
+        q.is_cuda
+        and all(t.dtype != torch.float64 for t in (q, k, v, i, f, *(state or ())))
+        and chunk_size >= 16
+        and chunk_size & (chunk_size - 1) == 0
+    )

@@ -391,8 +391,8 @@ ERRORS = {
     ),
     "eps": (dict(eps=-1e-6), "mlstm_scan: eps must be a number >= 0, got -1e-06"),
     "backend": (
-        dict(backend="triton"),
-        "mlstm_scan: unknown backend 'triton'; the backends of this op are ('auto', 'torch', 'reference')",
+        dict(backend="cuda"),
+        "mlstm_scan: unknown backend 'cuda'; the backends of this op are ('auto', 'torch', 'reference', 'triton')",
     ),
 }
 
