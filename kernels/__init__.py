@@ -3,3 +3,16 @@
 from .scan import mlstm_scan, mlstm_step, scan, scan_step, ssd_scan, ssd_step
 from .selective_scan import selective_scan, selective_scan_step
 from .short_conv import short_conv, short_conv_step
+
+__all__ = [
+    "mlstm_scan",
+    "mlstm_step",
+    "scan",
+    "scan_step",
+    "selective_scan",
+    "selective_scan_step",
+    "short_conv",
+    "short_conv_step",
+    "ssd_scan",
+    "ssd_step",
+]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..varlen import pad_packed, unpad_to_packed
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 
 
 def _to_chunks(x: Tensor, num_chunks: int, chunk_size: int) -> Tensor:

@@ -6,7 +6,8 @@ import torch
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
-from .checks import check_backend, check_scan_inputs, check_shape
+from ..checks import check_backend, check_chunk_size, check_shape
+from .checks import BACKENDS, check_scan_inputs
 from .chunked import scan_chunked
 from .reference import scan_reference
 
@@ -40,7 +41,7 @@ def scan(
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an
     input is float64), or None unless output_final_state).
     """
-    check_backend("scan", backend)
+    check_backend("scan", backend, BACKENDS)
     check_shape("scan", "q", q, "B, T, H, K", [None] * 4)
     batch, length = q.shape[:2]
     if cu_seqlens is not None:
@@ -51,8 +52,7 @@ def scan(
         "scan", q, k, v, g, initial_state,
         lead="B, T", num_states=num_states, state_name="initial_state", state_source=source,
     )
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"scan: chunk_size must be a positive int, got {chunk_size!r}")
+    check_chunk_size("scan", chunk_size)
 
     options = dict(
         scale=scale, initial_state=initial_state, output_final_state=output_final_state, cu_seqlens=cu_seqlens

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
-from .checks import MLSTM_BACKENDS, check_backend, check_mlstm_inputs, check_mlstm_options, check_shape
+from ..checks import check_backend, check_chunk_size, check_shape
+from .checks import MLSTM_BACKENDS, check_mlstm_inputs, check_mlstm_options
 from .mlstm_chunked import mlstm_chunked
 from .mlstm_reference import mlstm_reference
 from .mlstm_step import MLSTMState
@@ -65,8 +66,7 @@ def mlstm_scan(
         "mlstm_scan", q, k, v, i, f, initial_state,
         lead="B, T", num_states=num_states, state_name="initial_state", state_source=source,
     )
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"mlstm_scan: chunk_size must be a positive int, got {chunk_size!r}")
+    check_chunk_size("mlstm_scan", chunk_size)
 
     options = dict(
         scale=scale, forget_gate=forget_gate, eps=eps, initial_state=initial_state,

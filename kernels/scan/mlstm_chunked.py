@@ -16,7 +16,7 @@ from ..varlen import pad_packed, unpad_to_packed
 from .chunked import _to_chunks
 from .mlstm_gates import log_forget_gate
 from .mlstm_step import MLSTMState, zero_state
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 
 # Stands in for the log weight -inf of a chunk made only of padding, whose exp(a - a_max) would be NaN.
 _NO_WEIGHT = -1e30

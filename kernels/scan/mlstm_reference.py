@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .mlstm_gates import log_forget_gate
 from .mlstm_step import MLSTMState, mlstm_cell, zero_state
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 
 
 def _recurrence(

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .checks import check_mlstm_inputs, check_mlstm_options
 from .mlstm_gates import log_forget_gate
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 
 MLSTMState = tuple[Tensor, Tensor, Tensor]
 

@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
-from .checks import check_backend, check_shape, check_ssd_inputs
+from ..checks import check_backend, check_shape
+from .checks import BACKENDS, check_ssd_inputs
 from .dispatch import scan
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 from .step import scan_step
 
 _NO_LIMIT = (0.0, float("inf"))
@@ -93,7 +94,7 @@ def ssd_scan(
 
     Returns (y [B, T, H, P] in x's dtype, final_state [N_seq, H, N, P] or None unless output_final_state).
     """
-    check_backend("ssd_scan", backend)
+    check_backend("ssd_scan", backend, BACKENDS)
     check_shape("ssd_scan", "x", x, "B, T, H, P", [None] * 4)
     batch, length = x.shape[:2]
     if cu_seqlens is not None:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .checks import check_scan_inputs
-from .precision import accumulation_dtype
+from ..precision import accumulation_dtype
 
 
 def scan_step(

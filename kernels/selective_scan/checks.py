@@ -3,51 +3,12 @@ the shape it has and the shape it should have."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 from torch import Tensor
 
+from ..checks import check_floating, check_shape
+
 BACKENDS = ("auto", "torch", "triton", "reference")
-
-
-def check_backend(op: str, backend: str) -> None:
-    """Raise ValueError unless `backend` is one of BACKENDS."""
-    if backend not in BACKENDS:
-        raise ValueError(f"{op}: unknown backend {backend!r}; the backends of this op are {BACKENDS}")
-
-
-def check_chunk_size(op: str, chunk_size: int) -> None:
-    """Raise ValueError unless `chunk_size` is a positive int."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"{op}: chunk_size must be a positive int, got {chunk_size!r}")
-
-
-def check_shape(
-    op: str, name: str, tensor: Tensor, dims: str, expected: Sequence[int | None], source: str = ""
-) -> None:
-    """Raise ValueError unless `tensor.shape` matches `expected` (None matches any size).
-
-    dims names the axes, e.g. "B, T, D"; source says where the expected sizes come from, e.g. "u".
-    """
-    if not isinstance(tensor, Tensor):
-        raise ValueError(f"{op}: {name} must be a tensor ({dims}), got {type(tensor).__name__}")
-    ok = tensor.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, tensor.shape))
-    if ok:
-        return
-    message = f"{op}: {name} has shape {tuple(tensor.shape)} but expected ({dims})"
-    if any(e is not None for e in expected):
-        shown = ", ".join(letter if e is None else str(e) for letter, e in zip(dims.split(", "), expected))
-        message += f" = ({shown})"
-    if source:
-        message += f" from {source}"
-    raise ValueError(message)
-
-
-def check_floating(op: str, **tensors: Tensor | None) -> None:
-    """Raise ValueError for any given tensor whose dtype is not real floating point."""
-    for name, tensor in tensors.items():
-        if tensor is not None and not tensor.is_floating_point():
-            raise ValueError(f"{op}: {name} has dtype {tensor.dtype} but expected a real floating-point dtype")
 
 
 def check_selective_scan_inputs(

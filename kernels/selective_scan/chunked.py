@@ -29,7 +29,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..varlen import pad_packed, unpad_to_packed
-from .preprocess import accumulation_dtype, grouped, process_delta, skip_and_gate
+from ..precision import accumulation_dtype
+from .preprocess import grouped, process_delta, skip_and_gate
 
 _LOG2_E = math.log2(math.e)
 # A block's buffers hold at most this many elements (1 MiB in float32): past it, longer blocks only

@@ -8,7 +8,8 @@ from types import ModuleType
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
-from .checks import check_backend, check_chunk_size, check_selective_scan_inputs, check_shape
+from ..checks import check_backend, check_chunk_size, check_shape
+from .checks import BACKENDS, check_selective_scan_inputs
 from .chunked import selective_scan_chunked
 from .reference import selective_scan_reference
 
@@ -83,7 +84,7 @@ def selective_scan(
     float64), or None unless output_final_state).
     """
     op = "selective_scan"
-    check_backend(op, backend)
+    check_backend(op, backend, BACKENDS)
     check_shape(op, "u", u, "B, T, D", [None] * 3)
     batch, length = u.shape[:2]
     if cu_seqlens is not None:

@@ -1,4 +1,4 @@
-"""What every form of the selective scan does around the recurrence: the compute dtype, delta's
+"""What every form of the selective scan does around the recurrence: delta's
 bias and softplus, the group layout of B and C, and the skip connection and gate on the output."""
 
 from __future__ import annotations
@@ -6,13 +6,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-
-def accumulation_dtype(*tensors: Tensor | None) -> torch.dtype:
-    """float64 when any given tensor is float64 (the exact oracle path), float32 otherwise."""
-    if any(t is not None and t.dtype == torch.float64 for t in tensors):
-        return torch.float64
-    return torch.float32
 
 
 def process_delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool) -> Tensor:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .preprocess import accumulation_dtype, grouped, process_delta, skip_and_gate
+from ..precision import accumulation_dtype
+from .preprocess import grouped, process_delta, skip_and_gate
 
 
 def _recurrence(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_selective_scan_inputs, check_shape
-from .preprocess import accumulation_dtype, grouped, per_channel, process_delta, skip_and_gate
+from ..checks import check_shape
+from .checks import check_selective_scan_inputs
+from ..precision import accumulation_dtype
+from .preprocess import grouped, per_channel, process_delta, skip_and_gate
 
 
 def selective_scan_step(

@@ -50,7 +50,8 @@ from torch.autograd.function import once_differentiable
 
 from ..triton_support import interpreting
 from ..varlen import check_cu_seqlens
-from .checks import check_chunk_size, check_selective_scan_inputs, check_shape
+from ..checks import check_chunk_size, check_shape
+from .checks import check_selective_scan_inputs
 from .preprocess import grouped
 
 INTERPRET = interpreting()
