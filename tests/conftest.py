@@ -24,6 +24,15 @@ def _single_thread_per_worker(monkeypatch):
 
 
 @pytest.fixture
+def seed() -> int:
+    """Reseed torch from a fresh random seed (or `SEQZOO_SEED`, to replay a failure) and return it;
+    tests name it in every failure message."""
+    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
+    torch.manual_seed(value)
+    return value
+
+
+@pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     """A private data cache for generated task data."""
     path = tmp_path / "data"

@@ -45,13 +45,6 @@ TOL16 = 5e-3
 NAMES = ("q", "k", "v", "g", "initial_state")
 
 
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
-
-
 def assert_close(actual, expected, what: str, seed: int, tol: float) -> None:
     scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
     torch.testing.assert_close(

@@ -8,7 +8,6 @@ SEQZOO_SEED when set) and every comparison names that seed when it fails, so tha
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -25,13 +24,6 @@ TOL = dict(rtol=1e-9, atol=1e-9)
 HEADS, KEY_DIM, VALUE_DIM = 3, 8, 5  # K != V so that a transposed C cannot pass
 STATE_NAMES = ("C", "n", "m")
 GRAD_NAMES = ("q", "k", "v", "i", "f", "initial C", "initial n", "initial m")
-
-
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
 
 
 def assert_close(actual, expected, what: str, seed: int, **tol) -> None:

@@ -48,13 +48,6 @@ NAMES = ("q", "k", "v", "i", "f", "initial C", "initial n", "initial m")
 STATE_NAMES = ("C", "n", "m")
 
 
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
-
-
 def relative_error(actual, expected) -> float:
     scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
     return (actual.double().cpu() - expected).abs().max().item() / scale if expected.numel() else 0.0

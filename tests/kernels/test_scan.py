@@ -7,7 +7,6 @@ SEQZOO_SEED when set) and every comparison names that seed when it fails, so tha
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -22,13 +21,6 @@ F64 = torch.float64
 # sizes (T <= 200, entries of order 1-10) their float64 results agree to ~1e-14. 1e-9 leaves five orders
 # of magnitude for rounding, while a wrong decay, chunk boundary or state hand-over shows at 1e-3 or more.
 TOL = dict(rtol=1e-9, atol=1e-9)
-
-
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
 
 
 def assert_close(actual, expected, what: str, seed: int, **tol) -> None:

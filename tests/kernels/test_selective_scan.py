@@ -8,7 +8,6 @@ SEQZOO_SEED when set) and every comparison names that seed when it fails, so tha
 from __future__ import annotations
 
 import math
-import os
 import re
 
 import pytest
@@ -29,13 +28,6 @@ F64 = torch.float64
 TOL = dict(rtol=1e-9, atol=1e-9)
 ARGS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state")
 CHANNELS, STATE_DIM = 6, 4  # D != N, so that a transposed state cannot pass
-
-
-@pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
 
 
 def assert_close(actual, expected, what: str, seed: int, **tol) -> None:

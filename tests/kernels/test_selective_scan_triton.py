@@ -51,11 +51,6 @@ TOL16 = dict(rtol=1e-2, atol=1e-2)
 SUMS = ("A", "D", "delta_bias")
 
 
-@pytest.fixture
-def seed() -> int:
-    return int(os.environ.get("SEQZOO_SEED", torch.seed()))
-
-
 def make_inputs(gen, batch, length, num_states, *, groups=None, gated=True, channels=CHANNELS,
                 state_dim=STATE_DIM, delta_scale=1.0):
     """float64 inputs in NAMES order. A = -exp(randn) (decays of every speed); B, C: [B, T, N] ungrouped,

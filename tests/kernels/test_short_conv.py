@@ -2,18 +2,12 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_step, short_conv_torch
 from zoo.kernels.short_conv import upstream
 from zoo.kernels.short_conv.upstream import causal_conv1d_unsupported, short_conv_causal_conv1d
 
 DIM = 5
-
-
-@pytest.fixture
-def seed() -> int:
-    return torch.seed()
 
 
 def _randn(gen: torch.Generator, *shape: int, grad: bool = True) -> torch.Tensor:

@@ -43,11 +43,6 @@ TOL16 = dict(rtol=1e-2, atol=1e-2)
 NAMES = ("x", "weight", "bias", "initial_state")
 
 
-@pytest.fixture
-def seed() -> int:
-    return int(os.environ.get("SEQZOO_SEED", torch.seed()))
-
-
 def make_inputs(gen, batch, length, dim, width, num_states, *, bias=True):
     """float64 x [B, T, D], weight [D, W], bias [D] (or None), initial_state [N, D, W-1] (or None)."""
     x = torch.randn(batch, length, dim, generator=gen, dtype=F64)

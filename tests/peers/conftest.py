@@ -1,19 +1,9 @@
-"""Fixtures of the parity tests: a fresh seed per test, named in every failure."""
+"""Fixtures of the parity tests: a comparison that names the seed (tests/conftest.py) and records the error."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
-
-
-@pytest.fixture
-def seed() -> int:
-    """Reseed torch from a new random seed (or SEQZOO_SEED, to replay a failure) and return it."""
-    value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
-    torch.manual_seed(value)
-    return value
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ import torch
 
 Inputs = tuple[torch.Tensor, ...]
 
+# Python loops over time (our reference forms, mamba_ssm's selective_scan_ref) are timed up to this
+# length; the CPU target compares the chunked forms with them at T = 2048.
+REFERENCE_MAX_LEN = 2048
+
 
 @dataclass(frozen=True)
 class Shape:

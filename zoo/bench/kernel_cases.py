@@ -14,10 +14,7 @@ import torch.nn.functional as F
 
 from zoo import kernels
 from zoo.bench import peers
-from zoo.bench.case import Case, Inputs, Shape, anywhere, leaf, needs_cuda
-
-# The reference loops are timed up to this length (the CPU target compares them at T = 2048).
-REFERENCE_MAX_LEN = 2048
+from zoo.bench.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 
 Builder = Callable[[int, Shape, torch.device, torch.dtype], Inputs]
 Runner = Callable[[Inputs, str], torch.Tensor]
