@@ -27,7 +27,10 @@ def test_run_cases_times_available_cases_and_explains_skipped_ones():
     skipped = [r for r in records if "skipped" in r]
     assert {r["impl"] for r in skipped} == {"causal_conv1d", "seqzoo:triton"}
     assert all(r["skipped"] == "needs CUDA" for r in skipped)
-    assert all(r["ms"] > 0 and r["peak_mib"] >= 0 for r in records if "ms" in r)
+    assert all(r["ms"] > 0 for r in records if "ms" in r)
+    # loops over time are timed without the (costly) memory profile; the torch form gets one
+    assert all((r["peak_mib"] is None) == (r["impl"] == "seqzoo:reference") for r in records if "ms" in r)
+    assert all(r["peak_mib"] > 0 for r in records if r["impl"] == "seqzoo:torch")
 
 
 def test_bench_command_writes_json_and_plot(tmp_path, capsys):

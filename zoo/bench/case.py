@@ -38,7 +38,8 @@ class Case:
 
     `build(T, shape, device, dtype) -> (leaves, run)`: the input tensors that get gradients, and
     `run(leaves) -> output`. `unavailable(device)` gives the reason it cannot run there (None when it
-    can); `max_len` caps T (slow reference loops).
+    can); `max_len` caps T (slow reference loops); `profile_memory=False` skips the peak-memory run
+    (profiling every op of a Python loop over time costs gigabytes of profiler events).
     """
 
     op: str
@@ -46,6 +47,7 @@ class Case:
     build: Callable[[int, Shape, torch.device, torch.dtype], tuple[Inputs, Callable[[Inputs], torch.Tensor]]]
     unavailable: Callable[[torch.device], str | None] = anywhere
     max_len: int | None = None
+    profile_memory: bool = True
 
 
 def leaf(*shape: int, device, dtype, fill: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:

@@ -88,7 +88,7 @@ def _ours(op: str) -> list[Case]:
         def build(T, s, device, dtype):
             return make_inputs(T, s, device, dtype), lambda x: run(x, backend)
 
-        return Case(op, f"seqzoo:{backend}", build, unavailable, max_len)
+        return Case(op, f"seqzoo:{backend}", build, unavailable, max_len, profile_memory=backend != "reference")
 
     return [case("torch", anywhere), case("reference", anywhere, REFERENCE_MAX_LEN), case("triton", needs_cuda)]
 

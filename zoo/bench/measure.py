@@ -13,10 +13,10 @@ from torch.profiler import ProfilerActivity, profile
 
 @dataclass
 class Measurement:
-    """Median wall time in milliseconds over `repeats` calls, and peak extra memory in bytes."""
+    """Median wall time in milliseconds over `repeats` calls, and peak extra memory in bytes (None: not measured)."""
 
     ms: float
-    peak_bytes: int
+    peak_bytes: int | None
     repeats: int
 
 
@@ -49,13 +49,14 @@ def measure(
     device: torch.device,
     *,
     reset: Callable[[], None] = _nothing,
+    peak_memory: bool = True,
     warmup: int = 2,
     min_seconds: float = 0.5,
     max_repeats: int = 50,
 ) -> Measurement:
     """Run `fn` `warmup` times, then time it until `min_seconds` have passed (at least 3 calls, at most
-    `max_repeats`); the peak memory comes from one more call. `reset` runs untimed before every call
-    (e.g. dropping the previous call's gradients)."""
+    `max_repeats`); the peak memory comes from one more call unless `peak_memory` is False. `reset` runs
+    untimed before every call (e.g. dropping the previous call's gradients)."""
     cuda = device.type == "cuda"
     for _ in range(warmup):
         reset()
@@ -71,6 +72,8 @@ def measure(
         if cuda:
             torch.cuda.synchronize(device)
         times.append((time.perf_counter() - begin) * 1e3)
-    reset()
-    peak = _cuda_peak_bytes(fn, device) if cuda else _cpu_peak_bytes(fn)
+    peak = None
+    if peak_memory:
+        reset()
+        peak = _cuda_peak_bytes(fn, device) if cuda else _cpu_peak_bytes(fn)
     return Measurement(statistics.median(times), peak, len(times))

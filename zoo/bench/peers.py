@@ -118,7 +118,8 @@ def selective_scan_cases(make_inputs) -> list[Case]:
 
         # selective_scan_ref is a Python loop over time: timed only as far as our own reference loop
         max_len = None if cuda else REFERENCE_MAX_LEN
-        return Case("selective_scan", f"mamba_ssm:{function}", build, _requires(loader, cuda=cuda), max_len)
+        return Case("selective_scan", f"mamba_ssm:{function}", build, _requires(loader, cuda=cuda), max_len,
+                    profile_memory=cuda)
 
     return [case("selective_scan_ref", cuda=False), case("selective_scan_fn", cuda=True)]
 

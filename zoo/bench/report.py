@@ -40,7 +40,8 @@ def plot_results(path: Path, records: list[dict], title: str) -> Path | None:
             lengths, ms, mib = zip(*sorted(points))
             style = "--" if "reference" in impl else "-"
             axes[row][0].plot(lengths, ms, style, marker="o", label=impl)
-            axes[row][1].plot(lengths, mib, style, marker="o", label=impl)
+            if all(m is not None for m in mib):
+                axes[row][1].plot(lengths, mib, style, marker="o", label=impl)
         for column, label in enumerate(("forward+backward time (ms)", "peak memory (MiB)")):
             axis = axes[row][column]
             axis.set_xscale("log", base=2)
@@ -72,7 +73,7 @@ def print_table(records: list[dict], console: Console | None = None) -> None:
         if "ms" in record:
             ratio = record["ms"] / fastest[(record["op"], record["T"])]
             table.add_row(record["op"], record["impl"], str(record["T"]), f"{record['ms']:.2f}",
-                          f"{record['peak_mib']:.1f}", f"{ratio:.2f}")
+                          "-" if record["peak_mib"] is None else f"{record['peak_mib']:.1f}", f"{ratio:.2f}")
     console.print(table)
     skipped = sorted({(r["op"], r["impl"], r["skipped"]) for r in records if "skipped" in r})
     for op, impl, reason in skipped:

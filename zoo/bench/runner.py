@@ -47,10 +47,17 @@ def _time_case(case: Case, length: int, device, dtype, shape: Shape, min_seconds
             for tensor in leaves:
                 tensor.grad = None
 
-        result = measure(lambda: run(leaves).backward(grad), device, reset=drop_gradients, min_seconds=min_seconds)
+        result = measure(
+            lambda: run(leaves).backward(grad),
+            device,
+            reset=drop_gradients,
+            peak_memory=case.profile_memory or device.type == "cuda",
+            min_seconds=min_seconds,
+        )
     except torch.OutOfMemoryError:
         return {"skipped": "out of memory"}
     finally:
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    return {"ms": round(result.ms, 4), "peak_mib": round(result.peak_bytes / 2**20, 2), "repeats": result.repeats}
+    peak_mib = None if result.peak_bytes is None else round(result.peak_bytes / 2**20, 2)
+    return {"ms": round(result.ms, 4), "peak_mib": peak_mib, "repeats": result.repeats}
