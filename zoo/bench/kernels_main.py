@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = write_results(args.out / f"{name}.json", payload)
     plot_results(args.out / f"{name}.png", records, f"seqzoo kernels on {machine.get('gpu', machine['cpu'])}, {dtype_name(dtype)}, "
-                 f"B={shape.batch} H={shape.heads} D={shape.head_dim}")
+                 f"B={shape.batch} H={shape.heads} D={shape.head_dim}, torch threads {machine['torch_threads']}")
     print_table(records)
     return json_path
 

@@ -35,13 +35,15 @@ def plot_results(path: Path, records: list[dict], title: str) -> Path | None:
         return None
     figure = Figure(figsize=(11, 3.6 * len(series)))
     axes = figure.subplots(len(series), 2, squeeze=False)
+    impls_everywhere = sorted({impl for impls in series.values() for impl in impls})
+    colors = {impl: f"C{index % 10}" for index, impl in enumerate(impls_everywhere)}  # one colour per impl
     for row, (op, impls) in enumerate(sorted(series.items())):
         for impl, points in sorted(impls.items()):
             lengths, ms, mib = zip(*sorted(points))
-            style = "--" if "reference" in impl else "-"
-            axes[row][0].plot(lengths, ms, style, marker="o", label=impl)
+            style = dict(linestyle="--" if "reference" in impl else "-", marker="o", color=colors[impl], label=impl)
+            axes[row][0].plot(lengths, ms, **style)
             if all(m is not None for m in mib):
-                axes[row][1].plot(lengths, mib, style, marker="o", label=impl)
+                axes[row][1].plot(lengths, mib, **style)
         for column, label in enumerate(("forward+backward time (ms)", "peak memory (MiB)")):
             axis = axes[row][column]
             axis.set_xscale("log", base=2)
@@ -52,7 +54,7 @@ def plot_results(path: Path, records: list[dict], title: str) -> Path | None:
             axis.grid(alpha=0.3, which="both")
             axis.legend(fontsize=8)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / len(series)))
     figure.savefig(path, dpi=100)
     return path
 
