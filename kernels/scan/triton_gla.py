@@ -68,8 +68,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..varlen import check_cu_seqlens
-from .triton_scan import _INTERPRET, _chunk_layout, _configs, _dot_precision
+from .triton_scan import _INTERPRET, _configs, _dot_precision, run_chunked_scan
 
 SUB_BLOCK = 16  # BC: the tokens of a sub-block (the smallest tile tl.dot takes)
 
@@ -684,47 +683,10 @@ def scan_triton_gla(
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] float32, or None unless
     output_final_state). Tensors must be on CUDA, or on CPU with TRITON_INTERPRET=1 set before import.
     """
-    if not isinstance(chunk_size, int) or chunk_size < SUB_BLOCK or chunk_size & (chunk_size - 1):
-        raise ValueError(f"scan_triton_gla: chunk_size must be a power of two >= 16, got {chunk_size}")
-    tensors = dict(q=q, k=k, v=v, g=g, initial_state=initial_state)
-    for name, t in tensors.items():
-        if t is not None and t.dtype not in (torch.float16, torch.bfloat16, torch.float32):
-            raise ValueError(
-                f"scan_triton_gla: {name} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or "
-                "float32 (use backend='torch' or 'reference' for float64)"
-            )
-    if q.device.type != "cuda" and not _INTERPRET:
-        raise ValueError(
-            f"scan_triton_gla: tensors are on {q.device}; Triton needs CUDA, or TRITON_INTERPRET=1 set before "
-            "zoo.kernels.scan.triton_gla is first imported"
-        )
-    batch, length, heads, key_dim = q.shape
-    if g.shape != q.shape:
-        raise ValueError(
-            f"scan_triton_gla: g has shape {tuple(g.shape)} but expected (B, T, H, K) = {tuple(q.shape)}: "
-            "these kernels take a decay per key channel (a scalar per head: scan_triton)"
-        )
-    if cu_seqlens is not None:
-        check_cu_seqlens(cu_seqlens, batch, length)
-    num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1
-    expected = (num_states, heads, key_dim, v.shape[-1])
-    if initial_state is not None and tuple(initial_state.shape) != expected:
-        raise ValueError(
-            f"scan_triton_gla: initial_state has shape {tuple(initial_state.shape)} "
-            f"but expected (N, H, K, V) = {expected}"
-        )
-    scale = key_dim**-0.5 if scale is None else float(scale)
-    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
-    out_dtype = q.dtype
-
-    def packed(x: Tensor, dt: torch.dtype) -> Tensor:
-        return x.to(dt).reshape(batch * length, *x.shape[2:]).contiguous()
-
-    cu, chunk_indices, offsets = _chunk_layout(cu_seqlens, batch, length, chunk_size, q.device)
-    h0 = None if initial_state is None else initial_state.contiguous()
-    o, final_state = _GlaTriton.apply(
-        packed(q, dtype), packed(k, dtype), packed(v, dtype), packed(g, g.dtype), h0,
-        scale, cu, chunk_indices, offsets, chunk_size, output_final_state,
+    return run_chunked_scan(
+        "scan_triton_gla", _GlaTriton, q, k, v, g,
+        g_shape=q.shape, g_dims="B, T, H, K",
+        g_hint="these kernels take a decay per key channel (a scalar per head: scan_triton)",
+        scale=scale, initial_state=initial_state, output_final_state=output_final_state,
+        cu_seqlens=cu_seqlens, chunk_size=chunk_size,
     )
-    o = o.view(batch, length, heads, v.shape[-1]).to(out_dtype)
-    return o, final_state

@@ -508,33 +508,60 @@ def scan_triton(
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] float32, or None unless
     output_final_state). Tensors must be on CUDA, or on CPU with TRITON_INTERPRET=1 set before import.
     """
+    return run_chunked_scan(
+        "scan_triton", _ScanTriton, q, k, v, g,
+        g_shape=q.shape[:3], g_dims="B, T, H",
+        g_hint="these kernels take a scalar decay per head (per key channel: scan_triton_gla)",
+        scale=scale, initial_state=initial_state, output_final_state=output_final_state,
+        cu_seqlens=cu_seqlens, chunk_size=chunk_size,
+    )
+
+
+def run_chunked_scan(
+    name: str,
+    function: type[torch.autograd.Function],
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    *,
+    g_shape: tuple[int, ...],
+    g_dims: str,
+    g_hint: str,
+    scale: float | None,
+    initial_state: Tensor | None,
+    output_final_state: bool,
+    cu_seqlens: Tensor | None,
+    chunk_size: int,
+) -> tuple[Tensor, Tensor | None]:
+    """Validate a Triton scan call, pack the inputs as one row of tokens with the chunk layout, and run
+    `function` (an autograd Function taking `(q, k, v, g, h0, scale, cu, chunk_indices, offsets,
+    chunk_size, output_final_state)` on packed `[B*T, H, *]` tensors). Shared by scan_triton and
+    scan_triton_gla, which differ in g's shape `g_shape` (axes `g_dims`; `g_hint` says what to use instead)."""
     if not isinstance(chunk_size, int) or chunk_size < 16 or chunk_size & (chunk_size - 1):
-        raise ValueError(f"scan_triton: chunk_size must be a power of two >= 16, got {chunk_size}")
+        raise ValueError(f"{name}: chunk_size must be a power of two >= 16, got {chunk_size}")
     tensors = dict(q=q, k=k, v=v, g=g, initial_state=initial_state)
-    for name, t in tensors.items():
+    for arg, t in tensors.items():
         if t is not None and t.dtype not in (torch.float16, torch.bfloat16, torch.float32):
             raise ValueError(
-                f"scan_triton: {name} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or "
+                f"{name}: {arg} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or "
                 "float32 (use backend='torch' or 'reference' for float64)"
             )
     if q.device.type != "cuda" and not _INTERPRET:
         raise ValueError(
-            f"scan_triton: tensors are on {q.device}; Triton needs CUDA, or TRITON_INTERPRET=1 set before "
-            "zoo.kernels.scan.triton_scan is first imported"
+            f"{name}: tensors are on {q.device}; Triton needs CUDA, or TRITON_INTERPRET=1 set before "
+            "zoo.kernels.scan's Triton modules are first imported"
         )
     batch, length, heads, key_dim = q.shape
-    if g.shape != q.shape[:3]:
-        raise ValueError(
-            f"scan_triton: g has shape {tuple(g.shape)} but expected (B, T, H) = {tuple(q.shape[:3])}: "
-            "these kernels take a scalar decay per head (per-key-channel decay: backend='torch')"
-        )
+    if g.shape != g_shape:
+        raise ValueError(f"{name}: g has shape {tuple(g.shape)} but expected ({g_dims}) = {tuple(g_shape)}: {g_hint}")
     if cu_seqlens is not None:
         check_cu_seqlens(cu_seqlens, batch, length)
     num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1
     expected = (num_states, heads, key_dim, v.shape[-1])
     if initial_state is not None and tuple(initial_state.shape) != expected:
         raise ValueError(
-            f"scan_triton: initial_state has shape {tuple(initial_state.shape)} "
+            f"{name}: initial_state has shape {tuple(initial_state.shape)} "
             f"but expected (N, H, K, V) = {expected}"
         )
     scale = key_dim**-0.5 if scale is None else float(scale)
@@ -546,7 +573,7 @@ def scan_triton(
 
     cu, chunk_indices, offsets = _chunk_layout(cu_seqlens, batch, length, chunk_size, q.device)
     h0 = None if initial_state is None else initial_state.contiguous()
-    o, final_state = _ScanTriton.apply(
+    o, final_state = function.apply(
         packed(q, dtype), packed(k, dtype), packed(v, dtype), packed(g, g.dtype), h0,
         scale, cu, chunk_indices, offsets, chunk_size, output_final_state,
     )
