@@ -2,7 +2,7 @@
 float64 reference loop.
 
 On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_gla is
-first imported (triton.jit reads it when the kernels are defined), hence the line at the very top. The
+first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is absent. The
 interpreter uses one config per kernel (BK = BV = 32), so K, V > 32 exercise the K- and V-block loops;
 chunk sizes 32 and 64 hold 2 and 4 sub-blocks of 16, so the sub-block pairs (I > J) and the diagonal
 sub-blocks are both exercised.
@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 import types
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
-
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from triton_checks import DEVICE, assert_close, poisoned  # noqa: E402
 from zoo.kernels.scan import scan_reference  # noqa: E402
 from zoo.kernels.scan.triton_gla import scan_triton_gla  # noqa: E402
 
@@ -31,7 +30,6 @@ pytestmark = pytest.mark.interpreter
 if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
     pytest.skip("Triton needs CUDA or TRITON_INTERPRET=1", allow_module_level=True)
 
-DEVICE = "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda"
 F64 = torch.float64
 # Tolerances relative to the largest entry of each expected tensor (atol = TOL * max(max |expected|, 1),
 # rtol = TOL): a sum over T tokens has rounding errors of the size of its largest terms, not of the entry.
@@ -43,13 +41,6 @@ TOL32 = 1e-4
 # gradients are stored in float16: observed errors are 2e-4 to 1e-3 of the largest entry.
 TOL16 = 5e-3
 NAMES = ("q", "k", "v", "g", "initial_state")
-
-
-def assert_close(actual, expected, what: str, seed: int, tol: float) -> None:
-    scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
-    torch.testing.assert_close(
-        actual.to(F64), expected, rtol=tol, atol=tol * scale, msg=lambda m: f"{what} (seed={seed}): {m}"
-    )
 
 
 def channel_decays(batch, length, heads, key_dim, strongest=-2.5):
@@ -124,16 +115,6 @@ def test_several_key_and_value_blocks(seed, monkeypatch):
     for name in ("empty", "empty_like"):
         monkeypatch.setattr(torch, name, poisoned(getattr(torch, name)))
     compare(seed, make_inputs(2, 45, 2, 48, 40, 2), chunk_size=32, scale=0.3)
-
-
-def poisoned(allocate):
-    """`allocate` (torch.empty or torch.empty_like) whose floating-point results are filled with NaN."""
-
-    def allocate_nan(*args, **kwargs):
-        tensor = allocate(*args, **kwargs)
-        return tensor.fill_(float("nan")) if tensor.is_floating_point() else tensor
-
-    return allocate_nan
 
 
 @pytest.mark.parametrize("lengths,chunk_size", [((37, 1, 26), 32), ((16, 0, 33), 16)], ids=["37-1-26", "16-0-33"])

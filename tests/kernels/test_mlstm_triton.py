@@ -3,7 +3,7 @@
 all of the final state.
 
 On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_mlstm is
-first imported (triton.jit reads it when the kernels are defined), hence the line at the very top. The
+first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is absent. The
 interpreter uses one config per kernel (BK = BV = 32), so K, V > 32 exercise the K- and V-block loops.
 
 Every test draws fresh random inputs: the `seed` fixture reseeds torch from a new random seed (or from
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
-
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from triton_checks import DEVICE, assert_close, poisoned  # noqa: E402
 from zoo.kernels.scan import mlstm_chunked, mlstm_reference, mlstm_scan  # noqa: E402
 from zoo.kernels.scan.triton_mlstm import mlstm_triton  # noqa: E402
 
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.interpreter
 if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
     pytest.skip("Triton needs CUDA or TRITON_INTERPRET=1", allow_module_level=True)
 
-DEVICE = "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda"
 F64 = torch.float64
 # Tolerances relative to the largest entry of each expected tensor (atol = TOL * max(max |expected|, 1),
 # rtol = TOL): sums over T tokens have rounding errors of the size of their largest terms, and
@@ -51,14 +49,6 @@ STATE_NAMES = ("C", "n", "m")
 def relative_error(actual, expected) -> float:
     scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
     return (actual.double().cpu() - expected).abs().max().item() / scale if expected.numel() else 0.0
-
-
-def assert_close(actual, expected, what: str, seed: int, tol: float) -> None:
-    scale = max(expected.abs().max().item(), 1.0) if expected.numel() else 1.0
-    torch.testing.assert_close(
-        actual.double().cpu(), expected, rtol=tol, atol=tol * scale,
-        msg=lambda m: f"{what} (seed={seed}): {m}",
-    )
 
 
 def make_inputs(batch, length, key_dim, value_dim, num_states, forget_gate="sigmoid", heads=HEADS):
@@ -166,16 +156,6 @@ def test_several_key_and_value_blocks(seed, monkeypatch):
     for name in ("empty", "empty_like"):
         monkeypatch.setattr(torch, name, poisoned(getattr(torch, name)))
     compare(seed, make_inputs(2, 45, 48, 40, 2, "exp"), forget_gate="exp", chunk_size=32)
-
-
-def poisoned(allocate):
-    """`allocate` (torch.empty or torch.empty_like) whose floating-point results are filled with NaN."""
-
-    def allocate_nan(*args, **kwargs):
-        tensor = allocate(*args, **kwargs)
-        return tensor.fill_(float("nan")) if tensor.is_floating_point() else tensor
-
-    return allocate_nan
 
 
 @pytest.mark.parametrize("lengths", [(37, 1, 26), (16, 0, 33)], ids=["37-1-26", "16-0-33"])

@@ -1,7 +1,7 @@
 """Tests of the Triton selective scan (kernels/selective_scan/triton_selective.py) against the float64 reference loop.
 
 On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_selective is
-first imported (triton.jit reads it when the kernels are defined), hence the line at the very top. The
+first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is absent. The
 interpreter uses 4 channels per program, so D = 6 channels ungrouped span two channel blocks (the second
 half masked), and G = 2 groups of 3 one masked block each; N = 5 states pads the state tile to 8. T = 63,
 64, 65 and 200 cross the stored-state blocks of the default chunk_size = 64. The interpreter is slow
@@ -15,8 +15,6 @@ and every comparison names it when it fails, so that `SEQZOO_SEED=<seed> pytest 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import re  # noqa: E402
 import subprocess  # noqa: E402

@@ -1,7 +1,7 @@
 """Tests of the Triton short_conv (kernels/short_conv/triton_conv.py) against the float64 reference loop.
 
 On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_conv is
-first imported (triton.jit reads it when the kernels are defined), hence the line at the very top. The
+first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is absent. The
 interpreter uses one config per kernel (BLOCK_T = 64, BLOCK_D = 32): T = 63, 64, 65, 200 cross the T-blocks,
 D = 40 the D-blocks.
 
@@ -12,8 +12,6 @@ and every comparison names it when it fails, so that `SEQZOO_SEED=<seed> pytest 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
