@@ -5,7 +5,7 @@ Nothing here writes into site-packages, and every patch is scoped to the upstrea
 
 - `selective_scan_cuda`: `import mamba_ssm` imports this compiled CUDA extension unconditionally. A
   stand-in module is put into `sys.modules` when the real one is absent; touching any of its attributes
-  raises, so a test that would really need the extension fails loudly instead of computing nonsense.
+  raises (`zoo.bench.peers.install_selective_scan_cuda_stub`, shared with the benchmarks).
 - Under the Triton interpreter (TRITON_INTERPRET=1, which must be set before the kernels are defined,
   that is before the upstream modules are imported; tests/conftest.py sets it on machines without CUDA):
   * `@triton.autotune` over several configs benchmarks them through a GPU driver and fails with
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.util
 import os
 import sys
 import types
 
 import torch
+
+from zoo.bench.peers import install_selective_scan_cuda_stub
 
 UPSTREAM = ("fla", "mamba_ssm")
 FAKE_SM_COUNT = 4  # only sizes mamba_ssm's backward work split; any positive count gives the same result
@@ -43,23 +44,6 @@ def interpreting() -> bool:
 
 def _is_upstream(module_name: str | None) -> bool:
     return (module_name or "").split(".")[0] in UPSTREAM
-
-
-def install_selective_scan_cuda_stub() -> None:
-    """Make `import selective_scan_cuda` succeed when the compiled extension is absent."""
-    if "selective_scan_cuda" in sys.modules or importlib.util.find_spec("selective_scan_cuda") is not None:
-        return
-
-    class _Stub(types.ModuleType):
-        def __getattr__(self, name: str):
-            if name.startswith("__"):
-                raise AttributeError(name)
-            raise RuntimeError(
-                f"selective_scan_cuda.{name}: this is the test stand-in for mamba_ssm's CUDA extension "
-                "(tests/peers/shims.py); the extension is not built on this machine"
-            )
-
-    sys.modules["selective_scan_cuda"] = _Stub("selective_scan_cuda", "test stand-in (tests/peers/shims.py)")
 
 
 def _narrow_upstream_autotune() -> None:

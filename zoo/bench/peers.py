@@ -28,12 +28,30 @@ def optional_import(name: str) -> tuple[types.ModuleType | None, str | None]:
         return None, f"{name} unavailable ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
 
 
+def install_selective_scan_cuda_stub() -> None:
+    """Make `import selective_scan_cuda` (which `import mamba_ssm` does unconditionally) succeed when the
+    compiled extension is absent. Touching any attribute of the stand-in raises, so code that really needs
+    the extension fails loudly instead of computing nonsense."""
+    if "selective_scan_cuda" in sys.modules or importlib.util.find_spec("selective_scan_cuda") is not None:
+        return
+
+    class _Stub(types.ModuleType):
+        def __getattr__(self, name: str):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            raise RuntimeError(
+                f"selective_scan_cuda.{name}: this is seqzoo's stand-in for mamba_ssm's CUDA extension "
+                "(zoo/bench/peers.py); the extension is not built on this machine"
+            )
+
+    sys.modules["selective_scan_cuda"] = _Stub("selective_scan_cuda", "seqzoo stand-in (zoo/bench/peers.py)")
+
+
 def import_mamba_ssm(submodule: str) -> tuple[types.ModuleType | None, str | None]:
     """Import `mamba_ssm.<submodule>`, standing in for the compiled `selective_scan_cuda` when it is absent."""
     if importlib.util.find_spec("mamba_ssm") is None:
         return None, "mamba_ssm is not installed (pip install seqzoo[peers])"
-    if "selective_scan_cuda" not in sys.modules and importlib.util.find_spec("selective_scan_cuda") is None:
-        sys.modules["selective_scan_cuda"] = types.ModuleType("selective_scan_cuda")
+    install_selective_scan_cuda_stub()
     return optional_import(f"mamba_ssm.{submodule}")
 
 
