@@ -1,0 +1,124 @@
+"""`attention`: validates the inputs, joins the KV cache of earlier tokens, then runs the form that `backend` names."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from ..checks import check_backend
+from .blockwise import attention_blockwise
+from .cache import KVCache
+from .checks import BACKENDS, check_attention_inputs, check_scale
+from .dense import attention_dense
+from .mask import MaskSpec
+from .reference import attention_reference
+
+# "auto" on CPU runs sparse masks through the dense SDPA form while T * S is at most this (a 512 x 512 block; the
+# explicit mask is then 256 KiB). Measured fwd+bwd on one thread (H = 4, D = 64, float32) the two forms break even
+# around T = S = 512 for BigBird, Longformer and 256-token windows (dense ~13 ms, blockwise 13-17 ms), dense wins
+# below (T = 256: 3.5 vs 4-7 ms: per-tile overhead and the slack of windows in 64 x 64 tiles), blockwise wins above
+# and by more as T grows (T = 1024: 51 vs 31-44 ms; T = 2048: 240-300 vs 40-200 ms), its work being linear in T.
+DENSE_MAX_ELEMENTS = 512 * 512
+
+_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _load_triton_attention() -> ModuleType:
+    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
+    are defined, so importing this package must not define them."""
+    try:
+        return importlib.import_module(".triton_attention", __package__)
+    except ImportError as error:
+        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
+
+
+def _triton_unsupported(q: Tensor, k: Tensor, v: Tensor) -> str | None:
+    """Why the Triton form cannot run this (otherwise valid) call, or None if it can; a missing triton is a reason."""
+    try:
+        from ..triton_support import interpreting
+    except ImportError as error:
+        return f"the triton package could not be imported: {error}"
+    if not q.is_cuda and not interpreting():
+        return (
+            "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
+            f"zoo.kernels.attention.triton_attention is first imported, to run on CPU); q is on {q.device}"
+        )
+    if q.dtype not in _TRITON_DTYPES:
+        return f"it supports {_TRITON_DTYPES}, got q {q.dtype} (use backend='torch' or 'reference' for float64)"
+    return None
+
+
+def _resolve(backend: str, q: Tensor, k: Tensor, v: Tensor, mask: MaskSpec, packed: bool) -> str:
+    """The form that runs. "auto": Triton on CUDA where it can run; otherwise dense SDPA for dense masks (full or
+    causal, not packed) and for T * S <= DENSE_MAX_ELEMENTS, the blockwise form above."""
+    if backend == "auto":
+        if q.is_cuda and _triton_unsupported(q, k, v) is None:
+            return "triton"
+        if (mask.dense and not packed) or q.shape[1] * k.shape[1] <= DENSE_MAX_ELEMENTS:
+            return "dense"
+        return "torch"
+    if backend == "triton":
+        reason = _triton_unsupported(q, k, v)
+        if reason is not None:
+            raise ValueError(f"attention: backend='triton' cannot run this call: {reason}")
+    return backend
+
+
+def attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    mask: MaskSpec = MaskSpec(causal=True),
+    scale: float | None = None,
+    initial_state: KVCache | None = None,
+    output_final_state: bool = False,
+    cu_seqlens: Tensor | None = None,
+    backend: str = "auto",
+) -> tuple[Tensor, KVCache | None]:
+    """Softmax attention under a mask spec, o = softmax(scale q k^T + mask) v per head.
+
+    q: [B, T, H, D]; k: [B, S, H_kv, D]; v: [B, S, H_kv, Dv]; H % H_kv == 0 (query head h reads key/value head
+    h // (H / H_kv)); one dtype for all. mask: a MaskSpec (causal, window, global tokens, BigBird layout; default
+    plain causal); scale None means D ** -0.5.
+    initial_state: a KVCache of earlier tokens (keys [B, S0, H_kv, D], values [B, S0, H_kv, Dv], the position of
+    its first key); its keys go before k, and the T queries align bottom-right among the S0 + S keys (T <= S0 + S).
+    A cache that starts after position 0 (rolled) serves only pure sliding windows.
+    output_final_state: also return the KVCache after these tokens (under a pure sliding window only the last
+    mask.max_left + 1 keys, as `attention_step` keeps them).
+    cu_seqlens: [N + 1] packs N sequences into one row (B == 1, T == S, no initial_state, no final state).
+    backend: "auto" (Triton on CUDA where it applies: float16/bfloat16/float32; on CPU, dense SDPA for full or
+    causal masks and for T * S <= DENSE_MAX_ELEMENTS, the blockwise torch form above), "torch" (blockwise),
+    "dense" (SDPA on the dense mask), "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1 set before the Triton
+    form is first used) or "reference" (the dense oracle).
+
+    Returns (o [B, T, H, Dv] in q's dtype, final_state: a KVCache, or None unless output_final_state).
+    Rows that see no key give zeros.
+    """
+    op = "attention"
+    check_backend(op, backend, BACKENDS)
+    check_attention_inputs(op, q, k, v, mask, initial_state, output_final_state, cu_seqlens)
+    check_scale(op, scale)
+
+    keys, values = k, v
+    if initial_state is not None:
+        keys, values = torch.cat((initial_state.keys, k), 1), torch.cat((initial_state.values, v), 1)
+    form = _resolve(backend, q, keys, values, mask, cu_seqlens is not None)
+    options = dict(mask=mask, scale=scale, cu_seqlens=cu_seqlens)
+    if form == "reference":
+        o, _ = attention_reference(q, keys, values, **options)
+    elif form == "dense":
+        o, _ = attention_dense(q, keys, values, **options)
+    elif form == "triton":
+        o, _ = _load_triton_attention().attention_triton(q, keys, values, **options)
+    else:
+        o, _ = attention_blockwise(q, keys, values, **options)
+
+    final_state = None
+    if output_final_state:
+        start = 0 if initial_state is None else initial_state.start
+        final_state = KVCache(keys[:, :0], values[:, :0], start).extend(keys, values, mask)
+    return o, final_state
