@@ -5,7 +5,7 @@ from zoo.models.attention import Attention, AttentionConfig, AttentionState
 from zoo.models.backbone import Backbone
 from zoo.models.config import ModelConfig, config_from_dict
 from zoo.models.lm import LMHeadModel
-from zoo.models.mamba import Mamba2, Mamba2Config, Mamba2State
+from zoo.models.mamba import Mamba, Mamba2, Mamba2Config, Mamba2State, MambaConfig, MambaState
 from zoo.models.mixers import MIXERS
 from zoo.models.registry import (
     ModelEntry,
@@ -24,6 +24,9 @@ __all__ = [
     "AttentionState",
     "Backbone",
     "LMHeadModel",
+    "Mamba",
+    "MambaConfig",
+    "MambaState",
     "Mamba2",
     "Mamba2Config",
     "Mamba2State",

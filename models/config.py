@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zoo.models.attention import AttentionConfig
-from zoo.models.mamba import Mamba2Config
+from zoo.models.mamba import Mamba2Config, MambaConfig
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ModelConfig:
     norm_eps: float = 1e-5
     initializer_range: float = 0.02
     attention: AttentionConfig = field(default_factory=AttentionConfig)
+    mamba: MambaConfig = field(default_factory=MambaConfig)
     mamba2: Mamba2Config = field(default_factory=Mamba2Config)
 
 

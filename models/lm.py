@@ -35,15 +35,18 @@ class LMHeadModel(nn.Module):
             self.lm_head.weight = self.embedding.weight
 
     def _init_weights(self) -> None:
+        """Normal(0, initializer_range) weights and zero biases for linear layers and embeddings, except the
+        parameters a mixer marks `_no_reinit` (Mamba's dt projection keeps its own initialisation)."""
         std = self.config.initializer_range
         residual_scale = 1.0 / math.sqrt(2 * len(self.config.layers))
         for name, module in self.named_modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=std)
+            weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+            if isinstance(module, (nn.Linear, nn.Embedding)) and not getattr(weight, "_no_reinit", False):
+                nn.init.normal_(weight, std=std)
                 if name.rsplit(".", 1)[-1] in _RESIDUAL_OUTPUTS:
-                    module.weight.data.mul_(residual_scale)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
+                    weight.data.mul_(residual_scale)
+            if isinstance(module, nn.Linear) and bias is not None and not getattr(bias, "_no_reinit", False):
+                nn.init.zeros_(bias)
 
     def forward(self, input_ids: torch.Tensor, cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
         """input_ids `[B, T]` (or packed `[1, T]` with cu_seqlens `[N + 1]`) -> logits `[B, T, V]`."""

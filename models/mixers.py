@@ -5,11 +5,12 @@ from __future__ import annotations
 from torch import nn
 
 from zoo.models.attention import Attention
-from zoo.models.mamba import Mamba2
+from zoo.models.mamba import Mamba, Mamba2
 
 # layer name -> (mixer class, the ModelConfig section holding its hyperparameters)
 MIXERS: dict[str, tuple[type[nn.Module], str]] = {
     "attention": (Attention, "attention"),
+    "mamba": (Mamba, "mamba"),
     "mamba2": (Mamba2, "mamba2"),
 }
 

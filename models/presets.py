@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoo.models.attention import AttentionConfig
 from zoo.models.config import ModelConfig
-from zoo.models.mamba import Mamba2Config
+from zoo.models.mamba import Mamba2Config, MambaConfig
 from zoo.models.registry import register_model
 
 
@@ -21,6 +21,12 @@ def _tiny_mamba2() -> Mamba2Config:
 def attention_tiny() -> ModelConfig:
     """Two full causal attention layers with gated MLPs, d_model 64."""
     return ModelConfig(d_model=64, layers=["attention"] * 2, d_intermediate=128, attention=_tiny_attention())
+
+
+@register_model("mamba-tiny", family="mamba")
+def mamba_tiny() -> ModelConfig:
+    """Two Mamba-1 layers (no MLP, as Mamba-1 models are built), d_model 64, state size 16."""
+    return ModelConfig(d_model=64, layers=["mamba"] * 2, mamba=MambaConfig(d_state=16, chunk_size=32))
 
 
 @register_model("mamba2-tiny", family="mamba2")

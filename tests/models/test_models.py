@@ -81,5 +81,5 @@ def test_hybrid_pattern_builds_the_named_mixers():
 
 
 def test_unknown_mixer_is_refused_with_choices():
-    with pytest.raises(ValueError, match="unknown mixer.*choose from: attention, mamba2"):
+    with pytest.raises(ValueError, match="unknown mixer.*choose from: attention, mamba, mamba2"):
         build_model(model_config("attention-tiny", layers=["attention", "mamba9"]))
