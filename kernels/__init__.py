@@ -5,6 +5,7 @@ from .delta_rule import delta_rule, delta_rule_step
 from .scan import mlstm_scan, mlstm_step, scan, scan_step, ssd_scan, ssd_step
 from .selective_scan import selective_scan, selective_scan_step
 from .short_conv import short_conv, short_conv_step
+from .slstm import slstm, slstm_step
 
 __all__ = [
     "attention",
@@ -19,6 +20,8 @@ __all__ = [
     "selective_scan_step",
     "short_conv",
     "short_conv_step",
+    "slstm",
+    "slstm_step",
     "ssd_scan",
     "ssd_step",
 ]

@@ -1,0 +1,305 @@
+"""Tests of the Triton sLSTM (kernels/slstm/triton_slstm.py) against the float64 reference loop.
+
+On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_slstm is
+first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is
+absent. The interpreter is slow (~15 ms per token and head for the forward and backward), so the sizes are
+small: H = 2 heads of Dh = 6 units (the tile of 8 has masked lanes), one or two sequences; T = 63, 64, 65
+and 200 as in the torch form's tests, and varlen batches with an empty sequence.
+
+Every test draws fresh random inputs: the `seed` fixture takes a new random seed (or SEQZOO_SEED when set)
+and every comparison names it when it fails, so that `SEQZOO_SEED=<seed> pytest <this file>` replays it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from zoo.kernels.slstm import slstm, slstm_recurrent, slstm_reference
+from zoo.kernels.slstm import triton_slstm
+from zoo.kernels.slstm.triton_slstm import slstm_triton
+
+from triton_checks import DEVICE, assert_close, poisoned
+
+pytestmark = pytest.mark.interpreter
+
+if not triton_slstm.INTERPRET and not torch.cuda.is_available():
+    pytest.skip("Triton needs CUDA or TRITON_INTERPRET=1", allow_module_level=True)
+
+F64 = torch.float64
+HEADS, HEAD_DIM = 2, 6
+NAMES = ("x", "R", "b", "initial y", "initial c", "initial n", "initial m")
+STATE_NAMES = ("y", "c", "n", "m")
+# Float32 kernels (float32 computation) against the float64 loop on the same float32-rounded inputs,
+# relative to the largest entry of each expected tensor. The gates' exponentials and the division by n
+# round at ~1e-7 relative per token; over 10 seeds of the dense, varlen, Dh = 16 and huge-gate cases the
+# largest error was 6e-6 (dR, db and the final n), the others at most 4e-6. A wrong gate, branch of the
+# max, mask or sequence boundary shows at 1e-2 or more.
+TOL32 = 5e-5
+# Float16 inputs, outputs and gradients (float32 inside): the stored values round to ~5e-4 relative;
+# observed at most 3e-3 (the initial state's gradients) over 10 seeds.
+TOL16 = 1e-2
+
+
+def make_inputs(gen, batch, length, num_states, *, heads=HEADS, head_dim=HEAD_DIM, input_scale=8.0):
+    """float64 x [B, T, H, 4*Dh], R [H, Dh, 4*Dh], b [H, 4*Dh] and, unless num_states is None, the initial
+    state (y, c, n, m) [num_states, H, Dh] with n > 0. raw_i ~ N(0, input_scale^2) (the stabiliser
+    matters), raw_f ~ N(3, 2^2), raw_z, raw_o ~ N(0, 1), R ~ N(0, 1 / Dh)."""
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=F64)
+
+    x = randn(batch, length, heads, 4, head_dim)
+    x[..., 0, :] *= input_scale
+    x[..., 1, :] = 3 + 2 * x[..., 1, :]
+    inputs = [x.flatten(-2), randn(heads, head_dim, 4 * head_dim) * head_dim**-0.5, 0.5 * randn(heads, 4 * head_dim)]
+    if num_states is not None:
+        shape = (num_states, heads, head_dim)
+        inputs += [randn(*shape), randn(*shape), randn(*shape).exp(), 3 * randn(*shape)]
+    return inputs
+
+
+def cu_seqlens_of(lengths):
+    return torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+
+
+def compare(seed, gen, inputs, *, dtype=torch.float32, tol=TOL32, grad_y=True, final_state=True,
+            cu_seqlens=None, forget_gate="sigmoid"):
+    """Run slstm_triton on `inputs` cast to `dtype` and the reference in float64 on the same (rounded) values;
+    compare y, the final state and the gradients of <y, dy> + <final state, dS> for every input."""
+    leaves = [t.to(DEVICE, dtype).requires_grad_() for t in inputs]
+    oracle = [t.detach().cpu().to(F64).requires_grad_() for t in leaves]
+    x, R, b, *state = leaves
+    y, final = slstm_triton(
+        x, R, b, initial_state=tuple(state) or None, output_final_state=final_state, forget_gate=forget_gate,
+        cu_seqlens=None if cu_seqlens is None else cu_seqlens.to(DEVICE),
+    )
+    x_ref, R_ref, b_ref, *state_ref = oracle
+    y_ref, final_ref = slstm_reference(
+        x_ref, R_ref, b_ref, initial_state=tuple(state_ref) or None, output_final_state=True,
+        forget_gate=forget_gate, cu_seqlens=cu_seqlens,
+    )
+    assert y.dtype == dtype and y.shape == y_ref.shape, f"seed={seed}"
+    assert_close(y, y_ref, "y", seed, tol)
+    outputs, outputs_ref, cotangents = [], [], []
+    if grad_y and y_ref.numel():  # an empty y has no gradient to give
+        dy = torch.randn(y_ref.shape, generator=gen, dtype=F64)
+        outputs, outputs_ref, cotangents = [y], [y_ref], [dy]
+    if final_state:
+        for name, s, s_ref in zip(STATE_NAMES, final, final_ref):
+            assert s.dtype == torch.float32 and s.shape == s_ref.shape, f"final {name} (seed={seed})"
+            assert_close(s, s_ref, f"final {name}", seed, tol)
+            outputs.append(s)
+            outputs_ref.append(s_ref)
+            cotangents.append(torch.randn(s_ref.shape, generator=gen, dtype=F64))
+    else:
+        assert final is None, f"seed={seed}"
+
+    grads = torch.autograd.grad(outputs, leaves, [c.to(DEVICE, o.dtype) for c, o in zip(cotangents, outputs)],
+                                allow_unused=True)
+    grads_ref = torch.autograd.grad(outputs_ref, oracle, cotangents, allow_unused=True)
+    for name, g, g_ref, leaf in zip(NAMES, grads, grads_ref, leaves):
+        g_ref = torch.zeros_like(leaf, dtype=F64, device="cpu") if g_ref is None else g_ref
+        assert g is not None and g.dtype == leaf.dtype and g.shape == leaf.shape, f"grad of {name} (seed={seed})"
+        assert_close(g, g_ref, f"grad of {name}", seed, tol)
+    return grads
+
+
+DENSE_CASES = [
+    # (T, batch, with initial state, forget gate): T = 1 both ways; 63, 64, 65 and 200 as the torch form's
+    # tests (one or two sequences: the interpreter is slow).
+    (1, 2, True, "sigmoid"), (1, 2, False, "exp"),
+    (63, 1, False, "sigmoid"), (64, 1, True, "exp"), (65, 2, True, "sigmoid"), (200, 1, True, "sigmoid"),
+]
+
+
+@pytest.mark.parametrize(
+    "length, batch, with_state, forget_gate", DENSE_CASES,
+    ids=[f"T={t}-B={b}-{'h0' if s else 'zero'}-{g}" for t, b, s, g in DENSE_CASES],
+)
+def test_matches_reference(seed, length, batch, with_state, forget_gate):
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, batch, length, batch if with_state else None)
+    compare(seed, gen, inputs, forget_gate=forget_gate)
+
+
+@pytest.mark.parametrize("head_dim", [1, 16], ids=["Dh=1", "Dh=16"])
+def test_head_dims(seed, head_dim):
+    """Dh = 1 (a tile of one unit) and Dh = 16 (a full tile, no masked lanes)."""
+    gen = torch.Generator().manual_seed(seed)
+    compare(seed, gen, make_inputs(gen, 1, 17, 1, head_dim=head_dim))
+
+
+@pytest.mark.parametrize(
+    "lengths, with_state", [((20, 0, 45), True), ((0, 7, 0), False)], ids=["20-0-45-h0", "0-7-0-zero"]
+)
+def test_varlen_matches_reference(seed, lengths, with_state):
+    """Three sequences packed in one row, one of them (or two) empty: its final state is its initial state
+    and d initial_state the final state's gradient."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, 1, sum(lengths), len(lengths) if with_state else None)
+    compare(seed, gen, inputs, cu_seqlens=cu_seqlens_of(lengths))
+
+
+@pytest.mark.parametrize("grad_y, final_state", [(True, False), (False, True)], ids=["y_only", "final_only"])
+def test_gradient_through_one_output(seed, grad_y, final_state):
+    """No final state asked for, or a loss on the final state alone (y's gradient arrives as None)."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = (6, 9)
+    inputs = make_inputs(gen, 1, sum(lengths), 2)
+    compare(seed, gen, inputs, grad_y=grad_y, final_state=final_state, cu_seqlens=cu_seqlens_of(lengths))
+
+
+def test_partly_fresh_initial_state(seed):
+    """n (and c) of the initial state zero in some units: there m_1 = raw_i (the zero-state rule per unit)."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, 2, 5, 2)
+    fresh = torch.rand(2, HEADS, HEAD_DIM, generator=gen) < 0.5
+    inputs[4] = inputs[4].masked_fill(fresh, 0.0)
+    inputs[5] = inputs[5].masked_fill(fresh, 0.0)
+    compare(seed, gen, inputs)
+
+
+def test_huge_input_gates(seed):
+    """raw_i up to ~100: exp(raw_i) overflows float32, only the stabilised recurrence stays finite."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, 1, 30, 1, input_scale=40.0)
+    assert inputs[0].unflatten(-1, (4, HEAD_DIM))[..., 0, :].abs().max() > 89
+    compare(seed, gen, inputs)
+
+
+def test_float16(seed):
+    gen = torch.Generator().manual_seed(seed)
+    compare(seed, gen, make_inputs(gen, 1, 33, 1), dtype=torch.float16, tol=TOL16)
+
+
+def test_empty_batch_returns_the_initial_state(seed):
+    gen = torch.Generator().manual_seed(seed)
+    compare(seed, gen, make_inputs(gen, 2, 0, 2))
+
+
+def test_every_output_is_written(seed, monkeypatch):
+    """The buffers the kernels fill (y, the histories, the final state, the gate gradients, the initial
+    state's gradients) start as NaN: an entry a kernel fails to write would show."""
+    monkeypatch.setattr(torch, "empty", poisoned(torch.empty))
+    gen = torch.Generator().manual_seed(seed)
+    lengths = (4, 0, 7)
+    compare(seed, gen, make_inputs(gen, 1, sum(lengths), 3), cu_seqlens=cu_seqlens_of(lengths))
+
+
+def test_inference_without_gradients_and_deterministic_gradients(seed):
+    """Under no_grad the forward stores no histories and gives the same outputs; the gradients are bitwise
+    the same on a second run (no atomics)."""
+    gen = torch.Generator().manual_seed(seed)
+    x, R, b, *state = (t.float().to(DEVICE) for t in make_inputs(gen, 2, 10, 2))
+    with torch.no_grad():
+        y_ng, final_ng = slstm_triton(x, R, b, initial_state=tuple(state), output_final_state=True)
+    leaves = [t.requires_grad_() for t in (x, R, b, *state)]
+
+    def grads():
+        y, final = slstm_triton(x, R, b, initial_state=tuple(state), output_final_state=True)
+        assert torch.equal(y, y_ng) and all(torch.equal(s, s_ng) for s, s_ng in zip(final, final_ng))
+        return torch.autograd.grad((y * y).sum() + sum(s.sum() for s in final), leaves)
+
+    for name, g1, g2 in zip(NAMES, grads(), grads()):
+        assert torch.equal(g1, g2), f"grad of {name} differs between runs (seed={seed})"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def float_inputs(seed, batch=2, length=9, device=DEVICE):
+    gen = torch.Generator().manual_seed(seed)
+    x, R, b, *state = (t.float().to(device) for t in make_inputs(gen, batch, length, batch))
+    return dict(x=x, R=R, b=b, initial_state=tuple(state), output_final_state=True)
+
+
+def test_dispatch_triton_runs_the_triton_form(seed, monkeypatch):
+    calls = []
+    original = triton_slstm.slstm_triton
+    monkeypatch.setattr(triton_slstm, "slstm_triton", lambda *a, **k: calls.append(1) or original(*a, **k))
+    y, final = slstm(**float_inputs(seed), backend="triton")
+    assert calls == [1]
+    y_ref, final_ref = slstm_recurrent(**float_inputs(seed, device="cpu"))
+    assert_close(y, y_ref.double(), "y", seed, TOL32)
+    for name, s, s_ref in zip(STATE_NAMES, final, final_ref):
+        assert_close(s, s_ref.double(), f"final {name}", seed, TOL32)
+
+
+def test_dispatch_auto_on_cpu_is_the_torch_form(seed, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("auto ran the Triton form on CPU tensors")
+
+    monkeypatch.setattr(triton_slstm, "slstm_triton", fail)
+    args = float_inputs(seed, device="cpu")
+    (y, final), (y_ref, final_ref) = slstm(**args), slstm_recurrent(**args)
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=0)
+    for s, s_ref in zip(final, final_ref):
+        torch.testing.assert_close(s, s_ref, rtol=0, atol=0)
+
+
+def test_dispatch_triton_on_cpu_needs_the_interpreter(monkeypatch):
+    """On a CPU tensor the triton backend runs only if the kernels were defined under the interpreter
+    (TRITON_INTERPRET=1 when triton_slstm was first imported); otherwise a clear ValueError."""
+    monkeypatch.setattr(triton_slstm, "INTERPRET", False)
+    args = float_inputs(0, device="cpu")
+    expected = (
+        "slstm: backend='triton' cannot run this call: "
+        "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        slstm(**args, backend="triton")
+    with pytest.raises(ValueError, match=r"slstm_triton cannot run this call: .*needs a CUDA tensor"):
+        slstm_triton(**args)
+    slstm(**args)  # auto on CPU is the torch form
+
+
+def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
+    """The same rule end to end: a process without TRITON_INTERPRET gets the error, not a Triton crash."""
+    code = (
+        "import torch\n"
+        "from zoo.kernels.slstm import slstm\n"
+        "try:\n"
+        "    slstm(torch.randn(1, 5, 2, 16), torch.randn(2, 4, 16), backend='triton')\n"
+        "except ValueError as e:\n"
+        "    print(e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "backend='triton' cannot run this call: the triton backend needs a CUDA tensor" in result.stdout, (
+        result.stdout + result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: {**a, "x": a["x"].double()}, r"got x torch.float64"),
+        (lambda a: {**a, "x": torch.randn(2, 9, HEADS, 4 * 65, device=DEVICE),
+                    "R": torch.randn(HEADS, 65, 4 * 65, device=DEVICE), "b": None, "initial_state": None},
+         r"Dh <= 64, got Dh = 65"),
+    ],
+    ids=["float64", "head_dim_too_large"],
+)
+def test_dispatch_triton_refuses_clearly(change, match):
+    args = change(float_inputs(0))
+    with pytest.raises(ValueError, match=r"backend='triton' cannot run this call: .*" + match):
+        slstm(**args, backend="triton")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_auto_on_cuda_picks_triton_where_it_applies():
+    from zoo.kernels.slstm import dispatch
+
+    args = float_inputs(0)
+    x, R, b, state = args["x"], args["R"], args["b"], args["initial_state"]
+    assert dispatch._resolve("auto", x, R, b, state) == "triton"
+    assert dispatch._resolve("auto", x.double(), R, b, state) == "torch"
+    assert dispatch._resolve("auto", x.cpu(), R.cpu(), b.cpu(), tuple(s.cpu() for s in state)) == "torch"
