@@ -47,3 +47,19 @@ def test_bench_command_writes_json_and_plot(tmp_path, capsys):
 def test_bench_command_refuses_an_empty_selection(tmp_path):
     with pytest.raises(SystemExit, match="no benchmark case matches"):
         main(["bench", "kernels", "--device", "cpu", "--ops", "nothing", "--out", str(tmp_path)])
+
+
+def test_bench_tag_names_the_result_files(tmp_path):
+    argv = ["bench", "kernels", "--device", "cpu", "--ops", "attention_window", "--impls", "seqzoo:reference",
+            "--lengths", "16", "--heads", "1", "--head-dim", "8", "--min-seconds", "0", "--out", str(tmp_path),
+            "--tag", "attention"]
+    assert main(argv) == 0
+    (json_path,) = tmp_path.glob("kernels-*-attention.json")
+    assert [(r["op"], r["T"]) for r in json.loads(json_path.read_text())["results"]] == [("attention_window", 16)]
+
+
+def test_cpu_only_length_caps_apply_on_the_cpu_alone():
+    (case,) = [c for c in kernel_cases() if c.op == "attention_window" and c.impl == "torch:sdpa"]
+    records = run_cases([case], [16, 16384], torch.device("cpu"), torch.float32, Shape(heads=1, head_dim=8), 0.0)
+    assert [r["T"] for r in records] == [16]
+    assert case.longest(torch.device("cuda")) is None

@@ -38,7 +38,8 @@ class Case:
 
     `build(T, shape, device, dtype) -> (leaves, run)`: the input tensors that get gradients, and
     `run(leaves) -> output`. `unavailable(device)` gives the reason it cannot run there (None when it
-    can); `max_len` caps T (slow reference loops); `profile_memory=False` skips the peak-memory run
+    can); `max_len` caps T (slow reference loops), `cpu_max_len` caps it on the CPU only (forms whose
+    T x T matrices fit a GPU but not the CPU's memory); `profile_memory=False` skips the peak-memory run
     (profiling every op of a Python loop over time costs gigabytes of profiler events).
     """
 
@@ -48,6 +49,13 @@ class Case:
     unavailable: Callable[[torch.device], str | None] = anywhere
     max_len: int | None = None
     profile_memory: bool = True
+    cpu_max_len: int | None = None
+
+    def longest(self, device: torch.device) -> int | None:
+        """The longest T this case runs at on `device` (None: no limit)."""
+        limits = [self.max_len] + ([self.cpu_max_len] if device.type == "cpu" else [])
+        limits = [limit for limit in limits if limit is not None]
+        return min(limits) if limits else None
 
 
 def leaf(*shape: int, device, dtype, fill: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:

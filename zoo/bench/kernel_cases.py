@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from zoo import kernels
 from zoo.bench import peers
+from zoo.bench.attention_cases import attention_cases
 from zoo.bench.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 
 Builder = Callable[[int, Shape, torch.device, torch.dtype], Inputs]
@@ -62,6 +63,25 @@ def selective_scan_inputs(T: int, s: Shape, device, dtype) -> Inputs:
     return u, delta, A, B, C, leaf(channels, device=device, dtype=torch.float32)
 
 
+def delta_rule_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """q, k, v [B,T,H,D] (q and k L2-normalised inside the op), beta in (0, 1) [B,T,H]."""
+    q, k, v = (leaf(s.batch, T, s.heads, s.head_dim, device=device, dtype=dtype) for _ in range(3))
+    return q, k, v, leaf(s.batch, T, s.heads, device=device, dtype=dtype, fill=torch.sigmoid)
+
+
+def gated_delta_rule_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """The delta rule's inputs and a log-decay g [B,T,H] (float32, as fla keeps it)."""
+    return (*delta_rule_inputs(T, s, device, dtype), leaf(s.batch, T, s.heads, device=device, dtype=torch.float32,
+                                                        fill=_decay))
+
+
+def slstm_inputs(T: int, s: Shape, device, dtype) -> Inputs:
+    """Gate pre-activations x [B,T,H,4*D] (gates i, f, z, o), recurrent weights R [H,D,4*D] ~ N(0, 1/D), bias [H,4*D]."""
+    x = leaf(s.batch, T, s.heads, 4 * s.head_dim, device=device, dtype=dtype)
+    R = leaf(s.heads, s.head_dim, 4 * s.head_dim, device=device, dtype=dtype, fill=lambda t: t * s.head_dim**-0.5)
+    return x, R, leaf(s.heads, 4 * s.head_dim, device=device, dtype=dtype)
+
+
 def short_conv_inputs(T: int, s: Shape, device, dtype) -> Inputs:
     channels = s.heads * s.head_dim
     return leaf(s.batch, T, channels, device=device, dtype=dtype), leaf(channels, 4, device=device, dtype=dtype)
@@ -76,8 +96,22 @@ _RUNNERS: dict[str, tuple[Builder, Runner]] = {
         selective_scan_inputs,
         lambda x, b: kernels.selective_scan(*x[:5], x[5], delta_softplus=True, backend=b)[0],
     ),
+    "delta_rule": (
+        delta_rule_inputs,
+        lambda x, b: kernels.delta_rule(*x, use_qk_l2norm_in_kernel=True, backend=b)[0],
+    ),
+    "gated_delta_rule": (
+        gated_delta_rule_inputs,
+        lambda x, b: kernels.delta_rule(*x, use_qk_l2norm_in_kernel=True, backend=b)[0],
+    ),
+    "slstm": (slstm_inputs, lambda x, b: kernels.slstm(*x, backend=b)[0]),
     "short_conv": (short_conv_inputs, lambda x, b: kernels.short_conv(x[0], x[1], activation="silu", backend=b)[0]),
 }
+
+
+# Ops whose torch form is itself a loop over time (the sLSTM recurrence is sequential): like the reference
+# loops, timed without the memory profile, whose per-op events would cost gigabytes at long T.
+_SEQUENTIAL_TORCH_FORMS = {"slstm"}
 
 
 def _ours(op: str) -> list[Case]:
@@ -88,7 +122,8 @@ def _ours(op: str) -> list[Case]:
         def build(T, s, device, dtype):
             return make_inputs(T, s, device, dtype), lambda x: run(x, backend)
 
-        return Case(op, f"seqzoo:{backend}", build, unavailable, max_len, profile_memory=backend != "reference")
+        loops = backend == "reference" or (backend == "torch" and op in _SEQUENTIAL_TORCH_FORMS)
+        return Case(op, f"seqzoo:{backend}", build, unavailable, max_len, profile_memory=not loops)
 
     return [case("torch", anywhere), case("reference", anywhere, REFERENCE_MAX_LEN), case("triton", needs_cuda)]
 
@@ -106,6 +141,13 @@ def kernel_cases() -> list[Case]:
         *peers.mlstm_cases(mlstm_inputs),
         *_ours("selective_scan"),
         *peers.selective_scan_cases(selective_scan_inputs),
+        *_ours("delta_rule"),
+        *peers.delta_rule_cases(delta_rule_inputs, gated=False),
+        *_ours("gated_delta_rule"),
+        *peers.delta_rule_cases(gated_delta_rule_inputs, gated=True),
+        *_ours("slstm"),
+        *peers.slstm_cases(slstm_inputs),
         *_ours("short_conv"),
         *peers.short_conv_cases(short_conv_inputs),
+        *attention_cases(),
     ]

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--min-seconds", type=float, default=0.5, help="time each case at least this long")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON and PNG")
+    parser.add_argument("--tag", help="suffix of the result files' name, e.g. attention (kernels-<machine>-<dtype>-<tag>)")
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> Path:
         raise SystemExit(f"no benchmark case matches --ops {args.ops} --impls {args.impls}")
     machine = describe_machine(device)
     records = run_cases(cases, lengths, device, dtype, shape, args.min_seconds)
-    name = f"kernels-{machine_label(machine)}-{dtype_name(dtype)}"
+    name = f"kernels-{machine_label(machine)}-{dtype_name(dtype)}" + (f"-{args.tag}" if args.tag else "")
     payload = {
         "benchmark": "kernels",
         "measured": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -88,6 +88,47 @@ def gla_cases(make_inputs) -> list[Case]:
     return [Case("gla", "fla:chunk_gla", build, _requires(_fla("gla"), cuda=True))]
 
 
+def delta_rule_cases(make_inputs, gated: bool) -> list[Case]:
+    """fla's chunk_delta_rule / chunk_gated_delta_rule (our layout; g comes before beta in fla's gated call)."""
+    name, function = ("gated_delta_rule", "chunk_gated_delta_rule") if gated else ("delta_rule", "chunk_delta_rule")
+
+    def build(T, s, device, dtype):
+        module, _ = _fla(name)()
+
+        def run(x):
+            q, k, v, beta, *g = x
+            args = (q, k, v, *g, beta)
+            return getattr(module, function)(*args, use_qk_l2norm_in_kernel=True)[0]
+
+        return make_inputs(T, s, device, dtype), run
+
+    return [Case(name, f"fla:{function}", build, _requires(_fla(name), cuda=True))]
+
+
+def slstm_cases(make_inputs) -> list[Case]:
+    """xlstm's sLSTM cell: its vanilla backend (a torch loop with autograd, any device) and its CUDA kernel.
+    Its input is [B, T, 4 * H * D] with the gates outermost; the cell holds R and the bias itself, so only x
+    is an input leaf (the cell's parameters get gradients too)."""
+
+    def loader():
+        return optional_import("xlstm.blocks.slstm.cell")
+
+    def case(backend: str, cuda: bool) -> Case:
+        def build(T, s, device, dtype):
+            module, _ = loader()
+            config = module.sLSTMCellConfig(hidden_size=s.heads * s.head_dim, num_heads=s.heads, backend=backend,
+                                            dtype={torch.float32: "float32", torch.bfloat16: "bfloat16"}.get(dtype, "float16"))
+            cell = module.sLSTMCell(config).to(device)
+            x, _, _ = make_inputs(T, s, device, dtype)
+            x = rearrange(x.detach(), "b t h (g d) -> b t (g h d)", g=4).requires_grad_()
+            return (x,), lambda leaves: cell(leaves[0])[0]
+
+        max_len = None if cuda else REFERENCE_MAX_LEN  # the vanilla cell loops over time in Python
+        return Case("slstm", f"xlstm:{backend}", build, _requires(loader, cuda=cuda), max_len, profile_memory=cuda)
+
+    return [case("vanilla", cuda=False), case("cuda", cuda=True)]
+
+
 def _mlstm_kernel(name: str):
     def load():
         module, reason = optional_import("mlstm_kernels.torch")

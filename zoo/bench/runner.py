@@ -25,11 +25,11 @@ def run_cases(
     with Progress(transient=True) as progress:
         task = progress.add_task("benchmarking", total=len(cases) * len(lengths))
         for case in cases:
-            reason = case.unavailable(device)
+            reason, longest = case.unavailable(device), case.longest(device)
             for length in lengths:
                 progress.update(task, advance=1, description=f"{case.op} {case.impl} T={length}")
                 record = {"op": case.op, "impl": case.impl, "T": length}
-                if reason is None and case.max_len is not None and length > case.max_len:
+                if reason is None and longest is not None and length > longest:
                     continue
                 if reason is not None:
                     records.append({**record, "skipped": reason})
