@@ -3,7 +3,15 @@
 from zoo.models import presets as _presets  # noqa: F401  (registers the presets)
 from zoo.models.attention import Attention, AttentionConfig, AttentionState
 from zoo.models.backbone import Backbone
+from zoo.models.based import BasedConfig, BasedConv, BasedLinearAttention
 from zoo.models.config import ModelConfig, config_from_dict
+from zoo.models.deltanet import (
+    DeltaNet,
+    DeltaNetConfig,
+    DeltaNetState,
+    GatedDeltaNet,
+    GatedDeltaNetConfig,
+)
 from zoo.models.lm import LMHeadModel
 from zoo.models.mamba import Mamba, Mamba2, Mamba2Config, Mamba2State, MambaConfig, MambaState
 from zoo.models.mixers import MIXERS
@@ -23,6 +31,14 @@ __all__ = [
     "AttentionConfig",
     "AttentionState",
     "Backbone",
+    "DeltaNet",
+    "DeltaNetConfig",
+    "DeltaNetState",
+    "GatedDeltaNet",
+    "GatedDeltaNetConfig",
+    "BasedConfig",
+    "BasedConv",
+    "BasedLinearAttention",
     "LMHeadModel",
     "Mamba",
     "MambaConfig",

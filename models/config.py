@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zoo.models.attention import AttentionConfig
+from zoo.models.based import BasedConfig
+from zoo.models.deltanet import DeltaNetConfig, GatedDeltaNetConfig
 from zoo.models.mamba import Mamba2Config, MambaConfig
 
 
@@ -28,6 +30,9 @@ class ModelConfig:
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     mamba: MambaConfig = field(default_factory=MambaConfig)
     mamba2: Mamba2Config = field(default_factory=Mamba2Config)
+    based: BasedConfig = field(default_factory=BasedConfig)  # based, based_conv
+    deltanet: DeltaNetConfig = field(default_factory=DeltaNetConfig)
+    gated_deltanet: GatedDeltaNetConfig = field(default_factory=GatedDeltaNetConfig)
 
 
 def config_from_dict(fields: dict) -> ModelConfig:

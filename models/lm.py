@@ -13,7 +13,8 @@ from zoo.models.config import ModelConfig
 from zoo.models.mixers import MIXERS
 
 # Linear layers that write into the residual stream; scaled down at init by 1/sqrt(2 * n_layers) (GPT-2).
-_RESIDUAL_OUTPUTS = ("out_proj", "fc2")
+# `o_proj`: the output projection of the mixers laid out as fla's layers (DeltaNet, Gated DeltaNet).
+_RESIDUAL_OUTPUTS = ("out_proj", "fc2", "o_proj")
 
 
 class LMHeadModel(nn.Module):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from zoo.models.attention import Attention
+from zoo.models.based import BasedConv, BasedLinearAttention
+from zoo.models.deltanet import DeltaNet, GatedDeltaNet
 from zoo.models.mamba import Mamba, Mamba2
 
 # layer name -> (mixer class, the ModelConfig section holding its hyperparameters)
@@ -12,6 +14,10 @@ MIXERS: dict[str, tuple[type[nn.Module], str]] = {
     "attention": (Attention, "attention"),
     "mamba": (Mamba, "mamba"),
     "mamba2": (Mamba2, "mamba2"),
+    "based": (BasedLinearAttention, "based"),
+    "based_conv": (BasedConv, "based"),
+    "deltanet": (DeltaNet, "deltanet"),
+    "gated_deltanet": (GatedDeltaNet, "gated_deltanet"),
 }
 
 

@@ -18,6 +18,8 @@ errors = Console(stderr=True)
 
 
 def _list(args: argparse.Namespace) -> int:
+    import torch
+
     from zoo.models import build_model, get_entry, list_models, model_config
 
     table = Table(title="seqzoo models")
@@ -28,7 +30,8 @@ def _list(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern):
         config = model_config(name)
         entry = get_entry(name)
-        parameters = build_model(config).num_parameters()
+        with torch.device("meta"):  # counts only: no memory, no initialisation (full-size presets are 0.3-0.5B)
+            parameters = build_model(config).num_parameters()
         layers = " ".join(config.layers) if len(config.layers) <= 4 else f"{len(config.layers)} layers"
         table.add_row(name, entry.family, layers, str(config.d_model), f"{parameters:,}", ", ".join(entry.pretrained))
     console.print(table)
