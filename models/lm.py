@@ -10,11 +10,13 @@ from torch import nn
 
 from zoo.models.backbone import Backbone
 from zoo.models.config import ModelConfig
+from zoo.models.generate import generate
 from zoo.models.mixers import MIXERS
 
 # Linear layers that write into the residual stream; scaled down at init by 1/sqrt(2 * n_layers) (GPT-2).
-# `o_proj`: the output projection of the mixers laid out as fla's layers (DeltaNet, Gated DeltaNet).
-_RESIDUAL_OUTPUTS = ("out_proj", "fc2", "o_proj")
+# `o_proj`: the output projection of the mixers laid out as fla's layers (DeltaNet, Gated DeltaNet);
+# `proj_down`: the mLSTM's (laid out as xlstm's layer).
+_RESIDUAL_OUTPUTS = ("out_proj", "fc2", "o_proj", "proj_down")
 
 
 class LMHeadModel(nn.Module):
@@ -67,6 +69,20 @@ class LMHeadModel(nn.Module):
         """One decoding step, O(1) in the length for recurrent layers: token `[B]` -> (logits `[B, V]`, states)."""
         hidden, states = self.backbone.step(self.embedding(token), states)
         return self.lm_head(hidden), states
+
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        **options: Any,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Sample up to max_new_tokens after the prompt input_ids `[B, T]` -> ids `[B, T + new]`: a parallel
+        prefill, then O(1)-per-token steps; temperature 0 is greedy. Options (generator, eos_token_id,
+        return_logits): `zoo.models.generate.generate`."""
+        return generate(self, input_ids, max_new_tokens, temperature, top_k, top_p, **options)
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

@@ -1,27 +1,12 @@
-"""Every registered preset small enough to run here (at most MAX_PARAMETERS; full-size presets such as based-360m
-are checked by their family's tests): forward, backward, finite gradients, and decoding equal to the parallel
-forward."""
+"""Every registered preset small enough to run here (small_presets.py): forward, backward, finite gradients,
+decoding equal to the parallel forward, and packed sequences equal to separate runs."""
 
 import pytest
 import torch
+from small_presets import SMALL_PRESETS as PRESETS
 
 import zoo
 from zoo.models import build_model, model_config
-
-MAX_PARAMETERS = 5_000_000
-
-
-def _parameter_count(name: str) -> int:
-    """The preset's parameter count, from a build on the meta device (no memory, no compute); 0 when a mixer
-    cannot be built there (the preset is then tested like a small one)."""
-    try:
-        with torch.device("meta"):
-            return zoo.create_model(name).num_parameters()
-    except (RuntimeError, NotImplementedError):
-        return 0
-
-
-PRESETS = [name for name in zoo.list_models() if _parameter_count(name) <= MAX_PARAMETERS]
 
 
 @pytest.mark.parametrize("name", PRESETS)
