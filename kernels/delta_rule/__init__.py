@@ -1,4 +1,7 @@
-"""The delta rule op: DeltaNet, and gated DeltaNet with a decay per head (fla's conventions)."""
+"""The delta rule op: DeltaNet, and gated DeltaNet with a decay per head (fla's conventions).
+
+The Triton form, `triton_delta.delta_rule_triton`, is not imported here: importing it defines its kernels,
+which must happen after TRITON_INTERPRET is settled; `delta_rule(..., backend="triton")` imports it lazily."""
 
 from .chunked import delta_rule_chunked
 from .dispatch import delta_rule

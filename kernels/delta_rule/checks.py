@@ -7,8 +7,12 @@ from torch import Tensor
 
 from ..checks import check_floating, check_shape
 
-BACKENDS = ("auto", "torch", "reference")
+BACKENDS = ("auto", "torch", "reference", "triton")
 L2NORM_EPS = 1e-6  # x / sqrt(sum(x^2) + eps), as fla's l2norm
+# What the Triton form tiles: the UT transform M is one [C, C] tile in registers (C <= 64), and the state
+# kernels hold [K, BV] tiles of the state, W and K (K <= 256).
+TRITON_CHUNK_SIZES = (16, 32, 64)
+TRITON_MAX_KEY_DIM = 256
 
 
 def l2_normalize(x: Tensor) -> Tensor:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..checks import check_backend, check_chunk_size, check_shape
 from ..varlen import check_cu_seqlens
-from .checks import BACKENDS, check_delta_rule_inputs
+from .checks import BACKENDS, TRITON_CHUNK_SIZES, TRITON_MAX_KEY_DIM, check_delta_rule_inputs
 from .chunked import delta_rule_chunked
 from .reference import delta_rule_reference
 
@@ -35,7 +36,9 @@ def delta_rule(
     K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (x / sqrt(|x|^2 + 1e-6));
     initial_state: [N, H, K, V] (zeros when None), N = B, or the number of sequences when cu_seqlens
     ([N + 1], int32/int64, B == 1) packs several into one row; chunk_size: tokens per chunk;
-    backend: "auto" and "torch" (chunked, WY/UT representation) or "reference" (the loop over time).
+    backend: "auto" (Triton on CUDA where it applies: no float64, chunk_size 16, 32 or 64, K <= 256;
+    chunked torch otherwise), "torch" (chunked, WY/UT representation), "triton" (forced; CUDA, or CPU
+    under TRITON_INTERPRET=1; chunked WY/UT kernels) or "reference" (the loop over time).
 
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an input
     is float64), or None unless output_final_state).
@@ -59,4 +62,21 @@ def delta_rule(
     )
     if backend == "reference":
         return delta_rule_reference(q, k, v, beta, g, **options)
+    if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, beta, g, initial_state, chunk_size)):
+        from .triton_delta import delta_rule_triton  # defines the kernels: after TRITON_INTERPRET is settled
+
+        return delta_rule_triton(q, k, v, beta, g, chunk_size=chunk_size, **options)
     return delta_rule_chunked(q, k, v, beta, g, chunk_size=chunk_size, **options)
+
+
+def _triton_applies(
+    q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, initial_state: Tensor | None, chunk_size: int
+) -> bool:
+    """Whether "auto" should take the Triton form: CUDA tensors, no float64, a chunk size the kernels
+    tile (16, 32 or 64) and a key dimension of at most 256 (the state kernels hold [K, BV] tiles)."""
+    return (
+        q.is_cuda
+        and all(t is None or t.dtype != torch.float64 for t in (q, k, v, beta, g, initial_state))
+        and chunk_size in TRITON_CHUNK_SIZES
+        and q.shape[-1] <= TRITON_MAX_KEY_DIM
+    )

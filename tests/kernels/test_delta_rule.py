@@ -170,7 +170,7 @@ def _valid(**changes):
             r"delta_rule: initial_state has shape \(1, 2, 3, 4\) but expected \(N, H, K, V\) = \(1, 2, 4, 3\)",
         ),
         (dict(beta=torch.ones(1, 6, 2, dtype=torch.int64)), r"delta_rule: beta has dtype torch.int64"),
-        (dict(backend="triton"), r"delta_rule: unknown backend 'triton'"),
+        (dict(backend="cuda"), r"delta_rule: unknown backend 'cuda'"),
         (dict(chunk_size=0), r"delta_rule: chunk_size must be a positive int"),
         (dict(cu_seqlens=torch.tensor([0, 2, 5])), r"cu_seqlens must end at the packed length T == 6"),
         (

@@ -1,6 +1,7 @@
 """zoo.kernels.delta_rule against flash-linear-attention's naive recurrences (plain torch, loops over time):
 `naive_recurrent_gated_delta_rule` (gated DeltaNet) and `delta_rule_recurrence` (DeltaNet), for outputs,
-final states and every gradient, in float32, for our chunked form (the CPU path) and our reference.
+final states and every gradient, in float32, for our chunked form (the CPU path), our reference and our
+Triton form (on a CPU machine under the interpreter).
 
 fla's conventions are ours: q, k [B, T, H, K], v [B, T, H, V], beta and g [B, T, H], the decay applied to
 the state before the delta update, o_t = S_t^T (scale q_t), states [B, H, K, V]. delta_rule_recurrence
@@ -15,9 +16,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo.kernels.delta_rule import delta_rule_chunked, delta_rule_reference
+from zoo.kernels.delta_rule import delta_rule, delta_rule_chunked, delta_rule_reference
 
-from .oracles import require
+from .oracles import require, triton_device
 
 pytestmark = pytest.mark.peers
 
@@ -29,10 +30,11 @@ B, T, H, K, V = 2, 77, 3, 16, 8
 FORMS = {
     "chunked": lambda *a, **o: delta_rule_chunked(*a, chunk_size=32, **o),
     "reference": delta_rule_reference,
+    "triton": lambda *a, **o: delta_rule(*a, chunk_size=32, backend="triton", **o),
 }
 
 
-def make_inputs(gated: bool):
+def make_inputs(gated: bool, device="cpu"):
     tensors = dict(
         q=torch.randn(B, T, H, K),
         k=F.normalize(torch.randn(B, T, H, K), dim=-1),
@@ -41,7 +43,7 @@ def make_inputs(gated: bool):
         g=F.logsigmoid(torch.randn(B, T, H) + 2) if gated else None,
         h0=torch.randn(B, H, K, V),
     )
-    return {n: t if t is None else t.requires_grad_() for n, t in tensors.items()}
+    return {n: t if t is None else t.to(device).requires_grad_() for n, t in tensors.items()}
 
 
 def clone(inputs):
@@ -51,7 +53,7 @@ def clone(inputs):
 @pytest.mark.parametrize("form", list(FORMS))
 @pytest.mark.parametrize("gated", [True, False], ids=["gated", "deltanet"])
 def test_delta_rule_matches_fla_naive(form, gated, compare):
-    inputs = make_inputs(gated)
+    inputs = make_inputs(gated, triton_device() if form == "triton" else "cpu")
     theirs = clone(inputs)
     if gated:
         naive = require("fla.ops.gated_delta_rule.naive")
