@@ -9,7 +9,22 @@ from torch import nn
 
 from zoo.models.block import Block
 from zoo.models.mixers import build_mixer
-from zoo.models.norm import RMSNorm
+from zoo.models.norm import build_norm
+
+
+def _build_block(name: str, config) -> Block:
+    """The block of layer `name`: its mixer, then a gated MLP of `config.d_intermediate` channels, unless the
+    mixer sets its block's MLP width itself (a `block_d_intermediate` attribute: the sLSTM's feed-forward)."""
+    mixer = build_mixer(name, config.d_model, config)
+    d_intermediate = getattr(mixer, "block_d_intermediate", None)
+    return Block(
+        config.d_model,
+        mixer,
+        config.d_intermediate if d_intermediate is None else d_intermediate,
+        config.norm_eps,
+        norm=config.norm,
+        mlp_activation=config.mlp_activation,
+    )
 
 
 class Backbone(nn.Module):
@@ -20,16 +35,8 @@ class Backbone(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.layers = nn.ModuleList(
-            Block(
-                config.d_model,
-                build_mixer(name, config.d_model, config),
-                config.d_intermediate,
-                config.norm_eps,
-            )
-            for name in config.layers
-        )
-        self.norm_f = RMSNorm(config.d_model, config.norm_eps)
+        self.layers = nn.ModuleList(_build_block(name, config) for name in config.layers)
+        self.norm_f = build_norm(config.norm, config.d_model, config.norm_eps)
 
     def forward(
         self,

@@ -8,18 +8,29 @@ import torch
 from torch import nn
 
 from zoo.models.mlp import GatedMLP
-from zoo.models.norm import RMSNorm
+from zoo.models.norm import build_norm
 
 
 class Block(nn.Module):
-    """`x + mixer(norm(x))`, then `+ mlp(norm(.))` when `d_intermediate > 0`: `[B, T, d] -> [B, T, d]`."""
+    """`x + mixer(norm(x))`, then `+ mlp(norm(.))` when `d_intermediate > 0`: `[B, T, d] -> [B, T, d]`.
 
-    def __init__(self, d_model: int, mixer: nn.Module, d_intermediate: int, norm_eps: float):
+    norm: "rmsnorm" or "layernorm" (bias-free, xLSTM's); mlp_activation: the gated MLP's "silu" or "gelu".
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        mixer: nn.Module,
+        d_intermediate: int,
+        norm_eps: float,
+        norm: str = "rmsnorm",
+        mlp_activation: str = "silu",
+    ):
         super().__init__()
-        self.norm = RMSNorm(d_model, norm_eps)
+        self.norm = build_norm(norm, d_model, norm_eps)
         self.mixer = mixer
-        self.norm2 = RMSNorm(d_model, norm_eps) if d_intermediate > 0 else None
-        self.mlp = GatedMLP(d_model, d_intermediate) if d_intermediate > 0 else None
+        self.norm2 = build_norm(norm, d_model, norm_eps) if d_intermediate > 0 else None
+        self.mlp = GatedMLP(d_model, d_intermediate, activation=mlp_activation) if d_intermediate > 0 else None
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.mlp is None else x + self.mlp(self.norm2(x))

@@ -8,6 +8,7 @@ from zoo.models.attention import AttentionConfig
 from zoo.models.based import BasedConfig
 from zoo.models.deltanet import DeltaNetConfig, GatedDeltaNetConfig
 from zoo.models.mamba import Mamba2Config, MambaConfig
+from zoo.models.xlstm import MLSTMConfig, SLSTMConfig
 
 
 @dataclass
@@ -26,13 +27,19 @@ class ModelConfig:
     vocab_size: int = 256
     tie_embeddings: bool = True
     norm_eps: float = 1e-5
+    norm: str = "rmsnorm"  # the block and final norms: rmsnorm | layernorm (bias-free, xLSTM's)
+    mlp_activation: str = "silu"  # the gated MLP's activation: silu (SwiGLU) | gelu (xLSTM's GeGLU)
     initializer_range: float = 0.02
+    bidirectional: bool = False  # encoders: attention without the causal mask, recurrent mixers run both ways
+    bidirectional_tied: bool = False  # the backward direction reuses the forward weights (Caduceus' BiMamba)
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     mamba: MambaConfig = field(default_factory=MambaConfig)
     mamba2: Mamba2Config = field(default_factory=Mamba2Config)
     based: BasedConfig = field(default_factory=BasedConfig)  # based, based_conv
     deltanet: DeltaNetConfig = field(default_factory=DeltaNetConfig)
     gated_deltanet: GatedDeltaNetConfig = field(default_factory=GatedDeltaNetConfig)
+    mlstm: MLSTMConfig = field(default_factory=MLSTMConfig)
+    slstm: SLSTMConfig = field(default_factory=SLSTMConfig)  # also sizes the sLSTM block's MLP
 
 
 def config_from_dict(fields: dict) -> ModelConfig:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from torch import nn
 
 from zoo.models.attention import Attention
+from zoo.models.bidirectional import BidirectionalMixer
 from zoo.models.based import BasedConv, BasedLinearAttention
 from zoo.models.deltanet import DeltaNet, GatedDeltaNet
 from zoo.models.mamba import Mamba, Mamba2
+from zoo.models.xlstm import MLSTM, SLSTM
 
 # layer name -> (mixer class, the ModelConfig section holding its hyperparameters)
 MIXERS: dict[str, tuple[type[nn.Module], str]] = {
@@ -18,12 +22,22 @@ MIXERS: dict[str, tuple[type[nn.Module], str]] = {
     "based_conv": (BasedConv, "based"),
     "deltanet": (DeltaNet, "deltanet"),
     "gated_deltanet": (GatedDeltaNet, "gated_deltanet"),
+    "mlstm": (MLSTM, "mlstm"),
+    "slstm": (SLSTM, "slstm"),
 }
 
 
 def build_mixer(name: str, d_model: int, config) -> nn.Module:
-    """Instantiate mixer `name` with its section of `config` (a ModelConfig)."""
+    """Instantiate mixer `name` with its section of `config` (a ModelConfig). With `config.bidirectional`,
+    attention layers drop their causal mask and the other mixers run both ways (`BidirectionalMixer`, the
+    backward direction with its own weights unless `config.bidirectional_tied`)."""
     if name not in MIXERS:
         raise ValueError(f"unknown mixer '{name}' in layers; choose from: {', '.join(sorted(MIXERS))}")
     cls, section = MIXERS[name]
-    return cls(d_model, getattr(config, section))
+    settings = getattr(config, section)
+    if not config.bidirectional:
+        return cls(d_model, settings)
+    if cls is Attention:
+        return cls(d_model, dataclasses.replace(settings, causal=False))
+    backward = None if config.bidirectional_tied else cls(d_model, settings)
+    return BidirectionalMixer(cls(d_model, settings), backward)
