@@ -70,7 +70,8 @@ def slstm(
     logsigmoid, xlstm's) or "exp" (log f = raw_f); initial_state: (y, c, n, m), each [N, H, Dh] (n >= 0),
     zeros when None; N = B, or the number of sequences when cu_seqlens ([N + 1], int32/int64, B == 1)
     packs several into one row (each starts from its own state); backend: "auto" (on CUDA the Triton form
-    where it applies: float32/float16/bfloat16, Dh <= 64; the torch form otherwise and on CPU), "torch"
+    where it applies: float32/float16/bfloat16, any Dh, R[h] in registers up to Dh = 64 and reloaded in tiles
+    from L2 above; the torch form otherwise and on CPU), "torch"
     (the sequential loop with a hand-written backward), "triton" (forced; CUDA tensors, or CPU ones under
     TRITON_INTERPRET=1 set before the Triton form is first used) or "reference" (the loop with autograd).
     How xlstm's tensors map to these (a reshape each): kernels/slstm/cell.py.

@@ -1,10 +1,15 @@
-"""Tests of the Triton sLSTM (kernels/slstm/triton_slstm.py) against the float64 reference loop.
+"""Tests of the Triton sLSTM (kernels/slstm/triton_slstm*.py) against the float64 reference loop.
 
 On CPU the kernels run under the Triton interpreter: TRITON_INTERPRET must be set before triton_slstm is
 first imported (triton.jit reads it when the kernels are defined); tests/conftest.py sets it where CUDA is
 absent. The interpreter is slow (~15 ms per token and head for the forward and backward), so the sizes are
 small: H = 2 heads of Dh = 6 units (the tile of 8 has masked lanes), one or two sequences; T = 63, 64, 65
 and 200 as in the torch form's tests, and varlen batches with an empty sequence.
+
+Two forms of the kernels: register (R[h] in registers, Dh <= REGISTER_MAX_HEAD_DIM = 64) and tiled (R[h]
+reloaded per token in [BJ, BK] tiles, for larger heads). The `tiled` fixture lowers the threshold so that the
+tiled kernels run small heads too; their tests use Dh = 48 (under the interpreter BJ = 16, BK = 32: full row
+blocks, a half-masked column block), Dh = 96 and Dh = 130 (chosen by size), and Dh = 6 (one block, masked).
 
 Every test draws fresh random inputs: the `seed` fixture takes a new random seed (or SEQZOO_SEED when set)
 and every comparison names it when it fails, so that `SEQZOO_SEED=<seed> pytest <this file>` replays it.
@@ -16,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -66,6 +72,25 @@ def make_inputs(gen, batch, length, num_states, *, heads=HEADS, head_dim=HEAD_DI
 
 def cu_seqlens_of(lengths):
     return torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+
+
+@pytest.fixture
+def forms(monkeypatch):
+    """The kernel forms ("register" or "tiled") that the calls of slstm_triton ran, one entry per forward."""
+    used = []
+    choose = triton_slstm.kernel_form
+    monkeypatch.setattr(triton_slstm, "kernel_form", lambda head_dim: used.append(choose(head_dim)) or used[-1])
+    return used
+
+
+@pytest.fixture(params=["register", "tiled"])
+def form(request, monkeypatch, forms):
+    """Run the test with each form of the kernels (the tiled one by lowering the register form's bound), and
+    check afterwards that it ran."""
+    if request.param == "tiled":
+        monkeypatch.setattr(triton_slstm, "REGISTER_MAX_HEAD_DIM", 0)
+    yield request.param
+    assert forms and set(forms) == {request.param}
 
 
 def compare(seed, gen, inputs, *, dtype=torch.float32, tol=TOL32, grad_y=True, final_state=True,
@@ -147,7 +172,7 @@ def test_varlen_matches_reference(seed, lengths, with_state):
 
 
 @pytest.mark.parametrize("grad_y, final_state", [(True, False), (False, True)], ids=["y_only", "final_only"])
-def test_gradient_through_one_output(seed, grad_y, final_state):
+def test_gradient_through_one_output(form, seed, grad_y, final_state):
     """No final state asked for, or a loss on the final state alone (y's gradient arrives as None)."""
     gen = torch.Generator().manual_seed(seed)
     lengths = (6, 9)
@@ -155,7 +180,7 @@ def test_gradient_through_one_output(seed, grad_y, final_state):
     compare(seed, gen, inputs, grad_y=grad_y, final_state=final_state, cu_seqlens=cu_seqlens_of(lengths))
 
 
-def test_partly_fresh_initial_state(seed):
+def test_partly_fresh_initial_state(form, seed):
     """n (and c) of the initial state zero in some units: there m_1 = raw_i (the zero-state rule per unit)."""
     gen = torch.Generator().manual_seed(seed)
     inputs = make_inputs(gen, 2, 5, 2)
@@ -165,7 +190,7 @@ def test_partly_fresh_initial_state(seed):
     compare(seed, gen, inputs)
 
 
-def test_huge_input_gates(seed):
+def test_huge_input_gates(form, seed):
     """raw_i up to ~100: exp(raw_i) overflows float32, only the stabilised recurrence stays finite."""
     gen = torch.Generator().manual_seed(seed)
     inputs = make_inputs(gen, 1, 30, 1, input_scale=40.0)
@@ -173,17 +198,17 @@ def test_huge_input_gates(seed):
     compare(seed, gen, inputs)
 
 
-def test_float16(seed):
+def test_float16(form, seed):
     gen = torch.Generator().manual_seed(seed)
     compare(seed, gen, make_inputs(gen, 1, 33, 1), dtype=torch.float16, tol=TOL16)
 
 
-def test_empty_batch_returns_the_initial_state(seed):
+def test_empty_batch_returns_the_initial_state(form, seed):
     gen = torch.Generator().manual_seed(seed)
     compare(seed, gen, make_inputs(gen, 2, 0, 2))
 
 
-def test_every_output_is_written(seed, monkeypatch):
+def test_every_output_is_written(form, seed, monkeypatch):
     """The buffers the kernels fill (y, the histories, the final state, the gate gradients, the initial
     state's gradients) start as NaN: an entry a kernel fails to write would show."""
     monkeypatch.setattr(torch, "empty", poisoned(torch.empty))
@@ -192,7 +217,7 @@ def test_every_output_is_written(seed, monkeypatch):
     compare(seed, gen, make_inputs(gen, 1, sum(lengths), 3), cu_seqlens=cu_seqlens_of(lengths))
 
 
-def test_inference_without_gradients_and_deterministic_gradients(seed):
+def test_inference_without_gradients_and_deterministic_gradients(form, seed):
     """Under no_grad the forward stores no histories and gives the same outputs; the gradients are bitwise
     the same on a second run (no atomics)."""
     gen = torch.Generator().manual_seed(seed)
@@ -208,6 +233,75 @@ def test_inference_without_gradients_and_deterministic_gradients(seed):
 
     for name, g1, g2 in zip(NAMES, grads(), grads()):
         assert torch.equal(g1, g2), f"grad of {name} differs between runs (seed={seed})"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tiled kernels at sizes that take several tiles (under the interpreter [BJ, BK] = [16, 32])
+
+TILED_CASES = [
+    # (Dh, T, batch, with initial state, forget gate): Dh = 48 runs the tiled kernels by lowering the bound of
+    # the register ones (3 full row blocks, 2 column blocks of which one half-masked); Dh = 96 (full blocks) and
+    # 130 (a masked block each way) take them by size.
+    (48, 9, 2, True, "sigmoid"), (48, 6, 1, False, "exp"), (96, 4, 1, True, "sigmoid"), (130, 2, 1, True, "exp"),
+]
+
+
+@pytest.mark.parametrize(
+    "head_dim, length, batch, with_state, forget_gate", TILED_CASES,
+    ids=[f"Dh={d}-T={t}-B={b}-{'h0' if s else 'zero'}-{g}" for d, t, b, s, g in TILED_CASES],
+)
+def test_tiled_matches_reference(seed, monkeypatch, forms, head_dim, length, batch, with_state, forget_gate):
+    if head_dim <= triton_slstm.REGISTER_MAX_HEAD_DIM:
+        monkeypatch.setattr(triton_slstm, "REGISTER_MAX_HEAD_DIM", 0)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, batch, length, batch if with_state else None, head_dim=head_dim)
+    compare(seed, gen, inputs, forget_gate=forget_gate)
+    assert forms == ["tiled"]
+
+
+@pytest.mark.parametrize(
+    "lengths, with_state", [((5, 0, 4), True), ((0, 3, 0), False)], ids=["5-0-4-h0", "0-3-0-zero"]
+)
+def test_tiled_varlen_matches_reference(seed, monkeypatch, forms, lengths, with_state):
+    """Dh = 48: packed sequences, empty ones among them, each from its own state."""
+    monkeypatch.setattr(triton_slstm, "REGISTER_MAX_HEAD_DIM", 0)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = make_inputs(gen, 1, sum(lengths), len(lengths) if with_state else None, head_dim=48)
+    compare(seed, gen, inputs, cu_seqlens=cu_seqlens_of(lengths))
+    assert forms == ["tiled"]
+
+
+def test_tiled_every_output_is_written(seed, monkeypatch, forms):
+    """Dh = 48 with every buffer (outputs and the kernels' scratch state) starting as NaN: what the kernels
+    read back from the scratch must be what they wrote there first."""
+    monkeypatch.setattr(triton_slstm, "REGISTER_MAX_HEAD_DIM", 0)
+    monkeypatch.setattr(torch, "empty", poisoned(torch.empty))
+    gen = torch.Generator().manual_seed(seed)
+    lengths = (3, 0, 4)
+    compare(seed, gen, make_inputs(gen, 1, sum(lengths), 3, head_dim=48), cu_seqlens=cu_seqlens_of(lengths))
+    assert forms == ["tiled"]
+
+
+def test_forms_agree(seed, monkeypatch, forms):
+    """At a size both forms take (Dh = 40), the tiled kernels give the register ones' results up to rounding
+    (the sums over j are grouped differently)."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = (6, 3)
+    x, R, b, *state = (t.float().to(DEVICE) for t in make_inputs(gen, 1, sum(lengths), 2, head_dim=40))
+    dy = torch.randn(x.shape[:-1] + (40,), generator=gen).to(DEVICE)
+    cu = cu_seqlens_of(lengths).to(DEVICE)
+
+    def run():
+        leaves = [t.clone().requires_grad_() for t in (x, R, b, *state)]
+        y, final = slstm_triton(*leaves[:3], initial_state=tuple(leaves[3:]), output_final_state=True, cu_seqlens=cu)
+        grads = torch.autograd.grad((y * dy).sum() + sum(s.sum() for s in final), leaves)
+        return [y, *final, *grads]
+
+    register = run()
+    monkeypatch.setattr(triton_slstm, "REGISTER_MAX_HEAD_DIM", 0)
+    for name, a, r in zip(("y", *STATE_NAMES, *NAMES), run(), register):
+        assert_close(a, r.double(), name, seed, TOL32)
+    assert forms == ["register", "tiled"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -282,16 +376,38 @@ def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
     "change, match",
     [
         (lambda a: {**a, "x": a["x"].double()}, r"got x torch.float64"),
-        (lambda a: {**a, "x": torch.randn(2, 9, HEADS, 4 * 65, device=DEVICE),
-                    "R": torch.randn(HEADS, 65, 4 * 65, device=DEVICE), "b": None, "initial_state": None},
-         r"Dh <= 64, got Dh = 65"),
+        (lambda a: {**a, "b": a["b"].half().to("meta")}, r"all tensors must be on one device"),
     ],
-    ids=["float64", "head_dim_too_large"],
+    ids=["float64", "device"],
 )
 def test_dispatch_triton_refuses_clearly(change, match):
     args = change(float_inputs(0))
     with pytest.raises(ValueError, match=r"backend='triton' cannot run this call: .*" + match):
         slstm(**args, backend="triton")
+
+
+@pytest.mark.parametrize("head_dim", [64, 65, 192, 512])
+def test_every_head_size_is_supported_by_the_form_its_size_picks(head_dim):
+    """No head size is refused: up to 64 units the register kernels run, above them the tiled ones."""
+    x = torch.empty(1, 3, 2, 4 * head_dim, device=DEVICE)
+    R = torch.empty(2, head_dim, 4 * head_dim, device=DEVICE)
+    assert triton_slstm.triton_unsupported(x, R) is None
+    assert triton_slstm.kernel_form(head_dim) == ("register" if head_dim <= 64 else "tiled")
+
+
+def test_dispatch_triton_runs_the_tiled_form_for_large_heads(seed, forms):
+    """slstm(backend="triton") at Dh = 72 (the smallest block of 8 units past the register bound) runs the
+    tiled kernels and matches the torch form."""
+    gen = torch.Generator().manual_seed(seed)
+    x, R, b, *state = (t.float() for t in make_inputs(gen, 1, 3, 1, head_dim=72))
+    args = dict(x=x, R=R, b=b, initial_state=tuple(state), output_final_state=True)
+    y, final = slstm(**{**args, "x": x.to(DEVICE), "R": R.to(DEVICE), "b": b.to(DEVICE),
+                        "initial_state": tuple(s.to(DEVICE) for s in state)}, backend="triton")
+    assert forms == ["tiled"]
+    y_ref, final_ref = slstm_recurrent(**args)
+    assert_close(y, y_ref.double(), "y", seed, TOL32)
+    for name, s, s_ref in zip(STATE_NAMES, final, final_ref):
+        assert_close(s, s_ref.double(), f"final {name}", seed, TOL32)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -302,4 +418,21 @@ def test_auto_on_cuda_picks_triton_where_it_applies():
     x, R, b, state = args["x"], args["R"], args["b"], args["initial_state"]
     assert dispatch._resolve("auto", x, R, b, state) == "triton"
     assert dispatch._resolve("auto", x.double(), R, b, state) == "torch"
+    big = torch.empty(1, 2, HEADS, 4 * 192, device=DEVICE), torch.empty(HEADS, 192, 4 * 192, device=DEVICE)
+    assert dispatch._resolve("auto", *big, None, None) == "triton"
     assert dispatch._resolve("auto", x.cpu(), R.cpu(), b.cpu(), tuple(s.cpu() for s in state)) == "torch"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the tests above compile the kernels")
+def test_kernels_compile_for_sm90():
+    """Without a GPU, compile both forms' kernels for an H100 (sm_90) with the bundled ptxas, every autotuning
+    config at Dh = 64 (register) and 192 (tiled), one at 48, 130 and 512: the interpreter accepts code that the
+    compiler rejects. A subprocess, since the kernels here are defined for the interpreter."""
+    env = {name: value for name, value in os.environ.items() if name != "TRITON_INTERPRET"}
+    script = Path(__file__).with_name("slstm_compile_sm90.py")
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    for name in ("_fwd_kernel", "_bwd_kernel", "_fwd_tiled_kernel", "_bwd_tiled_kernel"):
+        assert f" {name} " in result.stdout, result.stdout
+    assert result.stdout.count("bytes of cubin") >= 20, result.stdout
