@@ -15,6 +15,7 @@ from zoo.models.deltanet import (
 from zoo.models.lm import LMHeadModel
 from zoo.models.mamba import Mamba, Mamba2, Mamba2Config, Mamba2State, MambaConfig, MambaState
 from zoo.models.mixers import MIXERS
+from zoo.models.mlp_layer import MLPLayer, MLPLayerConfig
 from zoo.models.xlstm import MLSTM, SLSTM, MLSTMConfig, MLSTMLayerState, SLSTMConfig, SLSTMLayerState
 from zoo.models.registry import (
     ModelEntry,
@@ -47,6 +48,8 @@ __all__ = [
     "Mamba2",
     "Mamba2Config",
     "Mamba2State",
+    "MLPLayer",
+    "MLPLayerConfig",
     "MLSTM",
     "MLSTMConfig",
     "MLSTMLayerState",

@@ -16,6 +16,7 @@ from zoo.models.rotary import RotaryEmbedding
 
 KINDS = ("full", "sliding_window", "longformer", "bigbird")
 BACKENDS = ("auto", "torch", "dense", "triton", "reference")
+POSITION_EMBEDDINGS = ("rope", "none")
 
 # The decoding state of an attention layer: the kernel's KV cache (rotated keys and values `[B, S, H_kv, D]` and the
 # absolute position of its first key). Kept under this name for the models' public API.
@@ -40,6 +41,8 @@ class AttentionConfig:
     num_kv_heads: int = 0  # 0: as many as num_heads (no grouped-query attention)
     head_dim: int = 0  # 0: d_model // num_heads
     rope_base: float = 10000.0
+    position_embedding: str = "rope"  # rope | none (no position embedding: mamba_ssm's MHA default, Megatron's NoPE)
+    rotary_dim: int = 0  # rope: leading channels of each head that rotate; 0 = all of head_dim
     qkv_bias: bool = False
     out_bias: bool = False
     kind: str = "full"  # full | sliding_window | longformer | bigbird
@@ -129,7 +132,19 @@ class Attention(nn.Module):
         q_dim, kv_dim = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
         self.in_proj = nn.Linear(d_model, q_dim + 2 * kv_dim, bias=config.qkv_bias)
         self.out_proj = nn.Linear(q_dim, d_model, bias=config.out_bias)
-        self.rotary = RotaryEmbedding(self.head_dim, config.rope_base)
+        if config.position_embedding not in POSITION_EMBEDDINGS:
+            raise _bad(
+                "position_embedding",
+                f"'{config.position_embedding}' is not a position embedding; choose one of: "
+                f"{', '.join(POSITION_EMBEDDINGS)}",
+            )
+        if config.position_embedding == "rope":
+            try:
+                self.rotary = RotaryEmbedding(self.head_dim, config.rope_base, config.rotary_dim)
+            except ValueError as error:
+                raise _bad("rotary_dim", str(error)) from None
+        else:
+            self.rotary = None
 
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x `[..., d_model]` -> q `[..., H, D]`, k and v `[..., H_kv, D]`."""
@@ -164,7 +179,8 @@ class Attention(nn.Module):
         else:
             offset = state.end if state is not None else 0
             positions = torch.arange(offset, offset + length, device=x.device)
-        q, k = self.rotary(q, positions), self.rotary(k, positions)
+        if self.rotary is not None:
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
         keep_cache = cu_seqlens is None and self.mask.causal
         y, cache = attention(
             q, k, v, mask=self.mask, initial_state=state, output_final_state=keep_cache, cu_seqlens=cu_seqlens,
@@ -178,8 +194,9 @@ class Attention(nn.Module):
         if not self.mask.causal:
             raise ValueError("attention: a bidirectional layer (attention.causal = False) cannot decode step by step")
         q, k, v = self._qkv(x)  # [B, H, D], [B, H_kv, D]
-        position = torch.tensor([state.end if state is not None else 0], device=x.device)
-        q = self.rotary(q[:, None], position)[:, 0]
-        k = self.rotary(k[:, None], position)[:, 0]
+        if self.rotary is not None:
+            position = torch.tensor([state.end if state is not None else 0], device=x.device)
+            q = self.rotary(q[:, None], position)[:, 0]
+            k = self.rotary(k[:, None], position)[:, 0]
         y, state = attention_step(q, k, v, state, mask=self.mask)
         return self.out_proj(y.reshape(x.shape[0], -1)), state

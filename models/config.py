@@ -8,6 +8,7 @@ from zoo.models.attention import AttentionConfig
 from zoo.models.based import BasedConfig
 from zoo.models.deltanet import DeltaNetConfig, GatedDeltaNetConfig
 from zoo.models.mamba import Mamba2Config, MambaConfig
+from zoo.models.mlp_layer import MLPLayerConfig
 from zoo.models.xlstm import MLSTMConfig, SLSTMConfig
 
 
@@ -40,6 +41,7 @@ class ModelConfig:
     gated_deltanet: GatedDeltaNetConfig = field(default_factory=GatedDeltaNetConfig)
     mlstm: MLSTMConfig = field(default_factory=MLSTMConfig)
     slstm: SLSTMConfig = field(default_factory=SLSTMConfig)  # also sizes the sLSTM block's MLP
+    mlp: MLPLayerConfig = field(default_factory=MLPLayerConfig)  # the standalone `mlp` layers (Megatron-style hybrids)
 
 
 def config_from_dict(fields: dict) -> ModelConfig:

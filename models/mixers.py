@@ -11,6 +11,7 @@ from zoo.models.bidirectional import BidirectionalMixer
 from zoo.models.based import BasedConv, BasedLinearAttention
 from zoo.models.deltanet import DeltaNet, GatedDeltaNet
 from zoo.models.mamba import Mamba, Mamba2
+from zoo.models.mlp_layer import MLPLayer
 from zoo.models.xlstm import MLSTM, SLSTM
 
 # layer name -> (mixer class, the ModelConfig section holding its hyperparameters)
@@ -24,6 +25,7 @@ MIXERS: dict[str, tuple[type[nn.Module], str]] = {
     "gated_deltanet": (GatedDeltaNet, "gated_deltanet"),
     "mlstm": (MLSTM, "mlstm"),
     "slstm": (SLSTM, "slstm"),
+    "mlp": (MLPLayer, "mlp"),  # a standalone MLP layer (Megatron-style hybrids; see zoo.models.mlp_layer)
 }
 
 
@@ -35,7 +37,7 @@ def build_mixer(name: str, d_model: int, config) -> nn.Module:
         raise ValueError(f"unknown mixer '{name}' in layers; choose from: {', '.join(sorted(MIXERS))}")
     cls, section = MIXERS[name]
     settings = getattr(config, section)
-    if not config.bidirectional:
+    if not config.bidirectional or cls is MLPLayer:  # position-wise: the same in both directions
         return cls(d_model, settings)
     if cls is Attention:
         return cls(d_model, dataclasses.replace(settings, causal=False))

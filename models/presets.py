@@ -7,6 +7,7 @@ from zoo.models.based import BasedConfig
 from zoo.models.config import ModelConfig
 from zoo.models.deltanet import DeltaNetConfig, GatedDeltaNetConfig
 from zoo.models.mamba import Mamba2Config, MambaConfig
+from zoo.models.mlp_layer import MLPLayerConfig
 from zoo.models.registry import register_model
 from zoo.models.xlstm import MLSTMConfig, SLSTMConfig
 
@@ -89,6 +90,52 @@ def based_tiny() -> ModelConfig:
     )
 
 
+def _small(layers: list[str], attention: AttentionConfig, **fields) -> ModelConfig:
+    """The CPU-trainable size class shared by the attention and BASED families, as the other families' small
+    presets: d_model 512, SwiGLU MLPs of 1408 (about 8/3 d), byte vocabulary, tied embeddings: 25-30M parameters."""
+    return ModelConfig(d_model=512, layers=layers, d_intermediate=1408, attention=attention, **fields)
+
+
+@register_model("attention-small", family="attention")
+def attention_small() -> ModelConfig:
+    """Eight full causal attention layers (8 heads of 64), d_model 512: the baseline of the small size class."""
+    return _small(["attention"] * 8, AttentionConfig(num_heads=8))
+
+
+@register_model("swa-small", family="attention")
+def swa_small() -> ModelConfig:
+    """Eight sliding-window attention layers (each token sees the 256 before it), d_model 512."""
+    return _small(["attention"] * 8, AttentionConfig(num_heads=8, kind="sliding_window", window=256))
+
+
+@register_model("longformer-small", family="attention")
+def longformer_small() -> ModelConfig:
+    """Eight causal Longformer layers: a 256-token window plus global token 0, d_model 512."""
+    return _small(["attention"] * 8, AttentionConfig(num_heads=8, kind="longformer", window=256, global_tokens=[0]))
+
+
+@register_model("bigbird-small", family="attention")
+def bigbird_small() -> ModelConfig:
+    """Eight causal BigBird layers (64-token blocks: 3 window blocks, 1 global block, 3 random blocks), d_model 512."""
+    attention = AttentionConfig(num_heads=8, kind="bigbird", block_size=64, window_blocks=3, global_blocks=1,
+                                random_blocks=3)
+    return _small(["attention"] * 8, attention)
+
+
+@register_model("based-small", family="based")
+def based_small() -> ModelConfig:
+    """BASED's mix in 8 layers at d_model 512, as the 360M recipe's groups of five cut short: linear attention
+    (feature_dim 16, 8 heads) at layers 1 and 5, 128-token sliding-window attention at 2 and 6, gated short convs
+    elsewhere."""
+    layers = ["based_conv"] * 8
+    for i in (1, 5):
+        layers[i] = "based"
+    for i in (2, 6):
+        layers[i] = "attention"
+    return _small(layers, AttentionConfig(num_heads=8, kind="sliding_window", window=128),
+                  based=BasedConfig(feature_dim=16, num_heads=8))
+
+
 BASED_360M_LINEAR_LAYERS = (1, 6, 11, 16, 21)
 BASED_360M_WINDOW_LAYERS = (2, 7, 12, 17, 22)
 
@@ -156,6 +203,27 @@ def deltanet_small() -> ModelConfig:
         d_intermediate=_fla_intermediate_size(512),
         deltanet=DeltaNetConfig(num_heads=8),
     )
+
+
+@register_model("gated-deltanet-small", family="gated_deltanet")
+def gated_deltanet_small() -> ModelConfig:
+    """Eight Gated DeltaNet layers at d_model 512 (4 query/key heads of 128, values of 128, Mamba-2 decay, output
+    gate) with fla-sized gated MLPs, byte vocabulary: the gated counterpart of deltanet-small."""
+    return ModelConfig(
+        d_model=512,
+        layers=["gated_deltanet"] * 8,
+        d_intermediate=_fla_intermediate_size(512),
+        gated_deltanet=GatedDeltaNetConfig(num_heads=4, head_dim=128, expand_v=1),
+    )
+
+
+@register_model("deltanet-swa-hybrid-small", family="deltanet-hybrid")
+def deltanet_swa_hybrid_small() -> ModelConfig:
+    """deltanet-small with sliding-window attention (256 earlier tokens, 8 heads) in every other layer."""
+    config = deltanet_small()
+    config.layers = ["deltanet", "attention"] * 4
+    config.attention = AttentionConfig(num_heads=8, kind="sliding_window", window=256)
+    return config
 
 
 @register_model("deltanet-340m", family="deltanet")
@@ -292,3 +360,171 @@ def xlstm_1_0_125m() -> ModelConfig:
     mLSTM block. Parameter count 163,733,952, equal to xlstm's `xLSTMLMModel` built from the same config
     (tests/peers/test_xlstm_parity.py checks it)."""
     return _xlstm_125m(())
+
+
+# ---- Mamba at published sizes (mamba_ssm's `MambaLMHeadModel` checkpoints) and the Mamba-2-Hybrid recipe ----
+
+GPT_NEOX_VOCAB = 50277  # the state-spaces checkpoints' tokenizer (EleutherAI/gpt-neox-20b)
+
+
+def padded_vocab(vocab_size: int, multiple: int) -> int:
+    """`vocab_size` rounded up to a multiple of `multiple`, as mamba_ssm's `pad_vocab_size_multiple` does."""
+    return -(-vocab_size // multiple) * multiple
+
+
+def _mamba_ssm_lm(d_model: int, n_layer: int, layer: str, pad_multiple: int, **sections) -> ModelConfig:
+    """mamba_ssm's `MambaLMHeadModel` layout: no MLP (d_intermediate 0), RMSNorm with eps 1e-5 (MixerModel's
+    norm_epsilon), tied embeddings, the GPT-NeoX vocabulary padded to `pad_multiple`."""
+    return ModelConfig(
+        d_model=d_model,
+        layers=[layer] * n_layer,
+        d_intermediate=0,
+        vocab_size=padded_vocab(GPT_NEOX_VOCAB, pad_multiple),
+        tie_embeddings=True,
+        norm_eps=1e-5,
+        **sections,
+    )
+
+
+@register_model("mamba-130m", family="mamba")
+def mamba_130m() -> ModelConfig:
+    """state-spaces/mamba-130m (Gu & Dao, 2023), its config.json: d_model 768, 24 Mamba-1 layers with mamba_ssm's
+    defaults (d_state 16, d_conv 4, expand 2, dt_rank ceil(768 / 16) = 48), no MLP, RMSNorm, tied embeddings over
+    50277 tokens padded to a multiple of 8: 50280. Parameter count 129,135,360, equal to mamba_ssm's
+    `MambaLMHeadModel` built from that config (tests/peers/test_mamba_presets.py checks it); `zoo.convert`
+    loads the published weights."""
+    return _mamba_ssm_lm(768, 24, "mamba", 8, mamba=MambaConfig())
+
+
+@register_model("mamba-370m", family="mamba")
+def mamba_370m() -> ModelConfig:
+    """state-spaces/mamba-370m: as mamba-130m with d_model 1024 and 48 layers (dt_rank 64). Parameter count
+    371,516,416, equal to mamba_ssm's `MambaLMHeadModel` built from that config."""
+    return _mamba_ssm_lm(1024, 48, "mamba", 8, mamba=MambaConfig())
+
+
+def _published_mamba2() -> Mamba2Config:
+    """mamba_ssm's `Mamba2` defaults, which the state-spaces/mamba2-* configs keep (`ssm_cfg: {layer: Mamba2}`):
+    d_state 128, d_conv 4, expand 2, headdim 64, ngroups 1, chunks of 256."""
+    return Mamba2Config(d_state=128, d_conv=4, expand=2, headdim=64, ngroups=1, chunk_size=256)
+
+
+@register_model("mamba2-130m", family="mamba2")
+def mamba2_130m() -> ModelConfig:
+    """state-spaces/mamba2-130m (Dao & Gu, 2024): d_model 768, 24 Mamba-2 layers (d_state 128, headdim 64: 24 heads,
+    expand 2, ngroups 1), no MLP, RMSNorm, tied embeddings over 50277 tokens padded to a multiple of 16: 50288.
+    Parameter count 128,989,632, equal to mamba_ssm's `MambaLMHeadModel` built from that config."""
+    return _mamba_ssm_lm(768, 24, "mamba2", 16, mamba2=_published_mamba2())
+
+
+@register_model("mamba2-370m", family="mamba2")
+def mamba2_370m() -> ModelConfig:
+    """state-spaces/mamba2-370m: as mamba2-130m with d_model 1024 and 48 layers (32 heads). Parameter count
+    368,346,624, equal to mamba_ssm's `MambaLMHeadModel` built from that config."""
+    return _mamba_ssm_lm(1024, 48, "mamba2", 16, mamba2=_published_mamba2())
+
+
+@register_model("mamba-small", family="mamba")
+def mamba_small() -> ModelConfig:
+    """Twelve Mamba-1 layers at d_model 512 (d_state 16, expand 2), no MLP, byte vocabulary, tied embeddings:
+    20,474,368 parameters, a CPU-trainable Mamba."""
+    return ModelConfig(d_model=512, layers=["mamba"] * 12, mamba=MambaConfig())
+
+
+@register_model("mamba2-small", family="mamba2")
+def mamba2_small() -> ModelConfig:
+    """Twelve Mamba-2 layers at d_model 512 (d_state 64, headdim 64: 16 heads, chunks of 64), no MLP, byte
+    vocabulary, tied embeddings: 19,978,816 parameters, a CPU-trainable Mamba-2."""
+    return ModelConfig(
+        d_model=512, layers=["mamba2"] * 12, mamba2=Mamba2Config(d_state=64, headdim=64, chunk_size=64)
+    )
+
+
+def _round_half_up(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def hybrid_layers(
+    num_layers: int, attention_ratio: float = 0.08, mlp_ratio: float = 0.5, mixer: str = "mamba2"
+) -> list[str]:
+    """The layer pattern of a Megatron-LM-style hybrid (NVIDIA's Mamba-2-Hybrid): `round(num_layers *
+    attention_ratio)` attention layers, `round(num_layers * mlp_ratio)` standalone `mlp` layers, `mixer` layers
+    for the rest, spread evenly:
+    - the attention layers cut the others into equal runs, the k-th coming after `round_half_up(k * s)` of them,
+      s = others / (attention layers + 1), so that the stack starts and ends with a run of Mamba/MLP layers;
+    - within the others, the i-th MLP layer comes after `round_half_up(i * r)` mixer layers, r = mixers / MLPs,
+      so that an MLP follows a mixer and the stack ends with an MLP.
+    With the recipe's ratios (0.08, 0.5) and 48 layers this is Megatron-LM's pattern for its 800M-scale hybrid,
+    `M-M-M--M-*M-M-M-M--*M-M-M-M-*M--M-M-M-*M-M--M-M-` (M the mixer, * attention, - MLP; Megatron-LM's
+    examples/mamba/train.sh ratios, `--hybrid-override-pattern` in forks that spell it out)."""
+    if num_layers < 1:
+        raise ValueError(f"hybrid_layers: num_layers must be positive, got {num_layers}")
+    if not (0 <= attention_ratio <= 1 and 0 <= mlp_ratio <= 1 and attention_ratio + mlp_ratio <= 1):
+        raise ValueError(
+            f"hybrid_layers: ratios must lie in [0, 1] and sum to at most 1, got {attention_ratio}, {mlp_ratio}"
+        )
+    attention = round(num_layers * attention_ratio)
+    mlps = round(num_layers * mlp_ratio)
+    others = num_layers - attention
+    mixers = others - mlps
+    if mixers < 0:
+        raise ValueError(f"hybrid_layers: {num_layers} layers cannot hold {attention} attention and {mlps} MLP layers")
+    # how many other layers precede each attention layer (non-decreasing), and the positions of the MLP layers among
+    # the others (increasing)
+    attention_after = [_round_half_up(k * others, attention + 1) for k in range(1, attention + 1)]
+    mlp_positions = {_round_half_up(i * mixers, mlps) + i - 1 for i in range(1, mlps + 1)}
+    pattern: list[str] = []
+    placed = 0
+    for position in range(others + 1):
+        while placed < attention and attention_after[placed] == position:
+            pattern.append("attention")
+            placed += 1
+        if position < others:
+            pattern.append("mlp" if position in mlp_positions else mixer)
+    return pattern
+
+
+def _hybrid(d_model: int, layers: list[str], attention: AttentionConfig, mamba2: Mamba2Config) -> ModelConfig:
+    """The Mamba-2-Hybrid recipe's layer settings: every layer `x + f(norm(x))` with RMSNorm (eps 1e-5), so no MLP
+    inside blocks (d_intermediate 0) but standalone `mlp` layers (GELU, 4 * d_model, no bias: Megatron-LM's default
+    MLP); attention with grouped-query heads and no position embedding (`--position-embedding-type none`) and no
+    biases (`--disable-bias-linear`); untied embeddings (`--untie-embeddings-and-output-weights`)."""
+    return ModelConfig(
+        d_model=d_model,
+        layers=layers,
+        d_intermediate=0,
+        tie_embeddings=False,
+        norm_eps=1e-5,
+        attention=attention,
+        mamba2=mamba2,
+        mlp=MLPLayerConfig(d_intermediate=4 * d_model, gated=False, activation="gelu"),
+    )
+
+
+@register_model("mamba2-hybrid-small", family="mamba2-hybrid")
+def mamba2_hybrid_small() -> ModelConfig:
+    """NVIDIA's Mamba-2-Hybrid recipe (Waleffe et al., 2024, "An Empirical Study of Mamba-based Language Models":
+    about 8% attention layers, 50% MLP layers, the rest Mamba-2, attention spread evenly) at the depth of its
+    800M-scale model: 48 layers, `hybrid_layers(48)` = 20 Mamba-2, 4 attention (8.3%), 24 MLP layers, at
+    d_model 256 (a quarter of that model's width): attention 4 heads of 64 sharing 2 key/value heads (the 800M
+    model's 16 heads over 8 groups, scaled), no position embedding; Mamba-2 with d_state 128, headdim 64 (8 heads),
+    ngroups 1; MLP layers GELU 1024; byte vocabulary, untied embeddings. 22,816,480 parameters, CPU-trainable."""
+    return _hybrid(
+        256,
+        hybrid_layers(48),
+        AttentionConfig(num_heads=4, num_kv_heads=2, position_embedding="none"),
+        Mamba2Config(d_state=128, headdim=64, chunk_size=64),
+    )
+
+
+@register_model("mamba2-hybrid-tiny", family="mamba2-hybrid")
+def mamba2_hybrid_tiny() -> ModelConfig:
+    """The Mamba-2-Hybrid recipe at 12 layers and d_model 64: `hybrid_layers(12)` = 5 Mamba-2, 1 attention (8.3%,
+    the 7th layer), 6 MLP layers (GELU, 256); attention 4 heads of 16 over 2 key/value heads, no position
+    embedding; byte vocabulary, untied embeddings: 382,936 parameters."""
+    return _hybrid(
+        64,
+        hybrid_layers(12),
+        AttentionConfig(num_heads=4, num_kv_heads=2, position_embedding="none"),
+        _tiny_mamba2(),
+    )

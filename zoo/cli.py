@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zoo.bench.kernels_main import add_arguments as add_kernel_bench_arguments
+from zoo.bench.models_main import add_arguments as add_model_bench_arguments
 from zoo.errors import CheckpointError, ConfigError
 
 console = Console()
@@ -73,8 +74,23 @@ def _card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from zoo.convert import convert
+
+    out = convert(args.source_dir, args.out_dir, args.source, name=args.name)
+    console.print(f"converted {args.source} checkpoint {args.source_dir} -> {out}")
+    return 0
+
+
 def _bench_kernels(args: argparse.Namespace) -> int:
     from zoo.bench.kernels_main import run
+
+    console.print(f"results: {run(args)}")
+    return 0
+
+
+def _bench_models(args: argparse.Namespace) -> int:
+    from zoo.bench.models_main import run
 
     console.print(f"results: {run(args)}")
     return 0
@@ -103,11 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser("card", help="rewrite and print a checkpoint's model card")
     card.add_argument("checkpoint", help="checkpoint folder")
     card.set_defaults(run=_card)
+
+    conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm) to our layout")
+    conversion.add_argument("source_dir", help="upstream folder (config.json + weights), or hf-hub:<org>/<name>")
+    conversion.add_argument("out_dir", help="folder to write (config.json, model.safetensors, README.md)")
+    conversion.add_argument("--source", required=True, choices=["mamba_ssm", "fla", "xlstm"], help="the upstream library")
+    conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
+    conversion.set_defaults(run=_convert)
+
     bench = commands.add_parser("bench", help="benchmarks against peer libraries")
     benchmarks = bench.add_subparsers(dest="benchmark", required=True)
     kernels = benchmarks.add_parser("kernels", help="every kernel form and its peers over sequence length")
     add_kernel_bench_arguments(kernels)
     kernels.set_defaults(run=_bench_kernels)
+    models = benchmarks.add_parser("models", help="every model family at one parameter count, beside upstream models")
+    add_model_bench_arguments(models)
+    models.set_defaults(run=_bench_models)
     return parser
 
 

@@ -7,3 +7,8 @@ class ConfigError(ValueError):
 
 class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete or corrupt."""
+
+
+class ConversionError(CheckpointError):
+    """An upstream checkpoint (mamba_ssm, fla, ...) cannot be converted: a file is missing, a config key has no
+    counterpart in our models, or a tensor does not fit."""

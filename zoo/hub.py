@@ -96,8 +96,17 @@ def read_results(folder: Path) -> dict[str, float]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def from_pretrained(path_or_id: str | Path, *, map_location: str | torch.device = "cpu") -> LMHeadModel:
-    """Rebuild the model of a checkpoint folder (or `"hf-hub:org/name"`) with its saved weights, in eval mode."""
+def from_pretrained(
+    path_or_id: str | Path, *, map_location: str | torch.device = "cpu", source: str | None = None
+) -> LMHeadModel:
+    """Rebuild the model of a checkpoint folder (or `"hf-hub:org/name"`) with its saved weights, in eval mode.
+
+    source: None for our own layout; "mamba_ssm" or "fla" to convert an upstream checkpoint folder or hub id
+    instead (`zoo.convert.from_upstream`; `zoo convert` writes the result in our layout once and for all)."""
+    if source is not None:
+        from zoo.convert import from_upstream
+
+        return from_upstream(path_or_id, source).to(map_location).eval()
     folder = resolve_checkpoint(path_or_id)
     config = read_checkpoint_config(folder)
     try:

@@ -83,3 +83,20 @@ def test_hybrid_pattern_builds_the_named_mixers():
 def test_unknown_mixer_is_refused_with_choices():
     with pytest.raises(ValueError, match="unknown mixer.*choose from: attention, .*mamba, mamba2"):
         build_model(model_config("attention-tiny", layers=["attention", "mamba9"]))
+
+
+SMALL_CLASS = [name for name in zoo.list_models() if name.endswith("-small")]
+
+
+@pytest.mark.parametrize("name", SMALL_CLASS)
+def test_small_presets_are_cpu_trainable_sizes(name):
+    """*-small presets sit in the 10-30M size class the issue sets for CPU training."""
+    with torch.device("meta"):
+        count = zoo.create_model(name).num_parameters()
+    assert 10_000_000 <= count <= 30_000_000, f"{name} has {count:,} parameters"
+
+
+def test_every_family_has_a_small_preset():
+    families = {zoo.models.get_entry(name).family for name in zoo.list_models()}
+    with_small = {zoo.models.get_entry(name).family for name in SMALL_CLASS}
+    assert families - with_small <= {"mamba2-hybrid"}, f"families without a *-small preset: {families - with_small}"

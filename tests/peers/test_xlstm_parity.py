@@ -174,6 +174,29 @@ def test_xlstm_lm_logits_match(compare, tie_weights):
         compare(ours(ids), reference(ids), "xLSTMLMModel logits", **LM_TOL)
 
 
+def test_zoo_convert_reads_an_xlstm_folder(compare, tmp_path):
+    """`zoo.convert.from_upstream(..., source="xlstm")` on the folder layout zoo/convert/xlstm.py describes:
+    config.json (the xLSTMLMModelConfig as a dict) and model.safetensors (the state dict)."""
+    import dataclasses
+    import json
+
+    from safetensors.torch import save_file
+
+    from zoo.convert import from_upstream
+
+    xl = xlstm_module()
+    config = lm_config(xl, tie_weights=False)
+    reference = xl.xLSTMLMModel(config)
+    reference.reset_parameters()
+    perturb(reference)
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    ours = from_upstream(tmp_path, source="xlstm")
+    ids = torch.randint(0, 50, (BATCH, T))
+    with torch.no_grad():
+        compare(ours(ids), reference(ids), "converted xLSTMLMModel logits", **LM_TOL)
+
+
 def published_125m_config(xl, slstm_at: list[int]):
     """The xLSTM paper's 125M size class with xlstm's README block settings (what the presets encode)."""
     return xl.xLSTMLMModelConfig(

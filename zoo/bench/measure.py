@@ -1,4 +1,4 @@
-"""Time and peak memory of one forward+backward call, on CPU or CUDA."""
+"""Time and peak memory of one call, on CPU or CUDA; the memory a decoding state holds."""
 
 from __future__ import annotations
 
@@ -53,9 +53,10 @@ def measure(
     warmup: int = 2,
     min_seconds: float = 0.5,
     max_repeats: int = 50,
+    min_repeats: int = 3,
 ) -> Measurement:
-    """Run `fn` `warmup` times, then time it until `min_seconds` have passed (at least 3 calls, at most
-    `max_repeats`); the peak memory comes from one more call unless `peak_memory` is False. `reset` runs
+    """Run `fn` `warmup` times, then time it until `min_seconds` have passed (at least `min_repeats` calls, at
+    most `max_repeats`); the peak memory comes from one more call unless `peak_memory` is False. `reset` runs
     untimed before every call (e.g. dropping the previous call's gradients)."""
     cuda = device.type == "cuda"
     for _ in range(warmup):
@@ -63,7 +64,7 @@ def measure(
         fn()
     times: list[float] = []
     started = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - started < min_seconds and len(times) < max_repeats):
+    while len(times) < min_repeats or (time.perf_counter() - started < min_seconds and len(times) < max_repeats):
         reset()
         if cuda:
             torch.cuda.synchronize(device)
@@ -77,3 +78,29 @@ def measure(
         reset()
         peak = _cuda_peak_bytes(fn, device) if cuda else _cpu_peak_bytes(fn)
     return Measurement(statistics.median(times), peak, len(times))
+
+
+def state_bytes(state: object) -> int:
+    """Bytes of the tensor storage a decoding state holds: every tensor reachable through lists, tuples, dicts,
+    dataclasses and plain objects' attributes (not modules), each storage counted once (a view holds on to all
+    of its storage)."""
+    storages: dict[int, int] = {}
+    seen: set[int] = set()
+    pending = [state]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen or item is None or isinstance(item, (str, bytes, int, float, bool, torch.nn.Module)):
+            continue
+        seen.add(id(item))
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple, set)):
+            pending.extend(item)
+        elif hasattr(item, "__dict__"):
+            pending.extend(vars(item).values())
+        elif hasattr(item, "__slots__"):
+            pending.extend(getattr(item, name, None) for name in item.__slots__)
+    return sum(storages.values())
