@@ -120,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("checkpoint", help="checkpoint folder")
     card.set_defaults(run=_card)
 
-    conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm) to our layout")
+    conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm, based) to our layout")
     conversion.add_argument("source_dir", help="upstream folder (config.json + weights), or hf-hub:<org>/<name>")
     conversion.add_argument("out_dir", help="folder to write (config.json, model.safetensors, README.md)")
-    conversion.add_argument("--source", required=True, choices=["mamba_ssm", "fla", "xlstm"], help="the upstream library")
+    conversion.add_argument("--source", required=True, choices=["mamba_ssm", "fla", "xlstm", "based"], help="the upstream library")
     conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
     conversion.set_defaults(run=_convert)
 

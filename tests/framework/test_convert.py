@@ -254,7 +254,7 @@ def test_convert_function_returns_the_folder(tmp_path):
 
 
 def test_unknown_source(tmp_path):
-    with pytest.raises(ConversionError, match="unknown upstream source 'hf'; choose one of: fla, mamba_ssm"):
+    with pytest.raises(ConversionError, match="unknown upstream source 'hf'; choose one of: based, fla, mamba_ssm"):
         from_upstream(tmp_path, "hf")
 
 

@@ -8,8 +8,9 @@
 
 One module per source holds its mapping of config keys and tensors (its docstring is the table):
 `zoo.convert.mamba_ssm` (mamba_ssm's `MambaLMHeadModel`: Mamba-1, Mamba-2, hybrids with MHA layers) and
-`zoo.convert.fla` (fla's `DeltaNetForCausalLM`, `GatedDeltaNetForCausalLM`) and `zoo.convert.xlstm` (xlstm's
-`xLSTMLMModel`). A source module provides
+`zoo.convert.fla` (fla's `DeltaNetForCausalLM`, `GatedDeltaNetForCausalLM`), `zoo.convert.xlstm` (xlstm's
+`xLSTMLMModel`) and `zoo.convert.based` (HazyResearch/based's `GPTLMHeadModel`:
+hazyresearch/based-*). A source module provides
 `model_config(config_dict, where) -> (ModelConfig, options)` and `state_dict(upstream_state, config, options) ->
 (our state dict, our name -> upstream name)`; registering it in `SOURCES` makes it available everywhere.
 Everything that cannot be converted raises `zoo.errors.ConversionError` naming the file, config key or tensor.
@@ -22,12 +23,12 @@ from types import ModuleType
 
 import torch
 
-from zoo.convert import fla, mamba_ssm, xlstm
+from zoo.convert import based, fla, mamba_ssm, xlstm
 from zoo.convert.common import read_upstream, load_converted
 from zoo.errors import ConversionError
 from zoo.models import LMHeadModel, build_model
 
-SOURCES: dict[str, ModuleType] = {"mamba_ssm": mamba_ssm, "fla": fla, "xlstm": xlstm}
+SOURCES: dict[str, ModuleType] = {"mamba_ssm": mamba_ssm, "fla": fla, "xlstm": xlstm, "based": based}
 
 __all__ = ["SOURCES", "ConversionError", "convert", "from_upstream", "source_module"]
 
@@ -53,7 +54,8 @@ def from_upstream(
 ) -> LMHeadModel:
     """Our `LMHeadModel` (eval mode) with the weights of an upstream checkpoint: a folder with config.json and
     model.safetensors or pytorch_model.bin (or a sharded index), or `hf-hub:org/name` / `org/name` fetched through
-    the Hugging Face cache. source: "mamba_ssm", "fla" or "xlstm". name: the config's name (default: the folder's or
+    the Hugging Face cache. source: "mamba_ssm", "fla", "xlstm" or "based".
+    name: the config's name (default: the folder's or
     repository's name). dtype: cast the model (default float32, which holds fp16/bf16 weights exactly)."""
     module = source_module(source)
     upstream = read_upstream(path_or_hub_id)
