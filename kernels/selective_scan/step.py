@@ -45,7 +45,9 @@ def selective_scan_step(
     batch, channels = u_t.shape
     x = u_t.to(dtype)
     dt = process_delta(delta_t.to(dtype), delta_bias, delta_softplus)[..., None]  # [B, D, 1]
-    B_t, C_t = (per_channel(grouped(t.to(dtype), 1), channels) for t in (B_t, C_t))  # [B, D, N]
+    B_t, C_t = (grouped(t.to(dtype), 1) for t in (B_t, C_t))  # [B, G, N]
+    if B_t.shape[1] > 1:  # one group broadcasts over the channels as it is
+        B_t, C_t = per_channel(B_t, channels), per_channel(C_t, channels)  # [B, D, N]
     if state is None:
         state = torch.zeros(batch, channels, A.shape[1], dtype=dtype, device=u_t.device)
     state = torch.exp(dt * A.to(dtype)) * state.to(dtype) + dt * x[..., None] * B_t

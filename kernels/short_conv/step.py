@@ -43,4 +43,4 @@ def short_conv_step(
         y_t = y_t + bias
     if activation == "silu":
         y_t = F.silu(y_t)
-    return y_t, window[..., 1:]
+    return y_t, window[..., 1:].contiguous()  # its own W-1 columns: the state must not keep the W-wide buffer

@@ -239,3 +239,11 @@ def test_causal_conv1d_adapter_plumbing(seed, monkeypatch, varlen):
         assert final is None
     else:
         _close(final, final_ref, seed, "final state")
+
+
+def test_step_state_owns_exactly_its_columns():
+    """The rolled state holds W - 1 columns of storage, so decoding memory does not creep up by one column."""
+    weight = torch.randn(6, 4)
+    _, state = short_conv_step(torch.randn(2, 6), torch.randn(2, 6, 3), weight)
+    assert state.shape == (2, 6, 3) and state.is_contiguous()
+    assert state.untyped_storage().nbytes() == state.numel() * state.element_size()
