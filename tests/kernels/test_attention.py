@@ -277,6 +277,21 @@ def test_auto_picks_forms(monkeypatch):
     assert resolve("torch", q[:, :4], k[:, :4], k[:, :4], MaskSpec(), False) == "torch"
 
 
+@pytest.mark.parametrize(
+    "on_cuda, triton_runs, dense_mask, packed, elements, form",
+    [
+        (True, True, True, False, 10**8, "dense"),  # causal/full on CUDA: SDPA's flash backend
+        (True, True, False, False, 10**8, "triton"),  # sparse masks on CUDA: our block-sparse kernel
+        (True, True, True, True, 10**8, "triton"),  # packed batches: varlen in-kernel
+        (True, False, False, False, 10**8, "torch"),  # float64 on CUDA: Triton cannot, blockwise torch
+        (False, False, False, False, 100, "dense"),
+        (False, False, True, True, 10**8, "torch"),
+    ],
+)
+def test_auto_form_table(on_cuda, triton_runs, dense_mask, packed, elements, form):
+    assert dispatch.auto_form(on_cuda, triton_runs, dense_mask, packed, elements) == form
+
+
 @pytest.mark.interpreter
 def test_dispatch_runs_the_triton_form(seed):
     """backend="triton" reaches the Triton form (on CPU under the interpreter), with a KV cache of earlier tokens."""
