@@ -119,9 +119,18 @@ class Attention(nn.Module):
 
     def __init__(self, d_model: int, config: AttentionConfig):
         super().__init__()
+        for key, least in (("num_heads", 1), ("num_kv_heads", 0), ("head_dim", 0)):
+            value = getattr(config, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                zero = " (0: the default)" if least == 0 else ""
+                raise _bad(key, f"must be an int >= {least}{zero}, got {value!r}")
         self.num_heads = config.num_heads
         self.num_kv_heads = config.num_kv_heads or config.num_heads
         self.head_dim = config.head_dim or d_model // config.num_heads
+        if self.head_dim < 1:
+            raise _bad("num_heads", f"d_model {d_model} // num_heads {self.num_heads} is 0; set attention.head_dim")
+        if config.rope_base <= 0:
+            raise _bad("rope_base", f"must be positive, got {config.rope_base}")
         if self.num_heads % self.num_kv_heads:
             raise ValueError(
                 f"attention config key 'attention.num_heads': num_heads ({self.num_heads}) must be a multiple of "

@@ -132,13 +132,17 @@ class BasedLinearAttention(nn.Module):
         if groups > 1:  # query head h reads key/value head h // groups
             k, v = k.repeat_interleave(groups, -2), v.repeat_interleave(groups, -2)
         v = torch.cat((v, torch.ones_like(v[..., :1])), dim=-1)
-        g = q.new_zeros(q.shape[:-1])
-        return self.feature_map(q), self.feature_map(k), v, g
+        # The normaliser column sums phi(q).phi(k) >= 1/2 per token: in float16 it overflows at long T, so the
+        # features and the scan are in float32 at least (the state is float32 anyway).
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        q, k, v = self.feature_map(q.to(dtype)), self.feature_map(k.to(dtype)), v.to(dtype)
+        return q, k, v, q.new_zeros(q.shape[:-1])
 
     def _normalise(self, o: torch.Tensor) -> torch.Tensor:
-        """o `[..., H, head_dim + 1]` -> numerator / (denominator + eps) flattened to `[..., H * head_dim]`."""
+        """o `[..., H, head_dim + 1]` (float32 or float64) -> numerator / (denominator + eps) flattened to
+        `[..., H * head_dim]`, in the layer's dtype."""
         y = o[..., :-1] / (o[..., -1:] + self.eps)
-        return y.flatten(-2)
+        return y.flatten(-2).to(self.out_proj.weight.dtype)
 
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None

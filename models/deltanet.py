@@ -328,6 +328,16 @@ class GatedDeltaNet(_DeltaRuleMixer):
         )
         self.a_proj = nn.Linear(d_model, self.num_v_heads, bias=False)
         self.b_proj = nn.Linear(d_model, self.num_v_heads, bias=False)
+        if len(config.A_init_range) != 2 or not 0 <= config.A_init_range[0] <= config.A_init_range[1]:
+            raise ValueError(
+                f"gated_deltanet config key 'gated_deltanet.A_init_range' must be [low, high] with 0 <= low <= high, "
+                f"got {list(config.A_init_range)}"
+            )
+        if not 0 < config.dt_min <= config.dt_max:
+            raise ValueError(
+                f"gated_deltanet config keys 'gated_deltanet.dt_min' / 'dt_max' need 0 < dt_min <= dt_max, got "
+                f"{config.dt_min} / {config.dt_max}"
+            )
         low, high = config.A_init_range
         self.A_log = nn.Parameter(torch.log(torch.empty(self.num_v_heads).uniform_(low, high)))
         self.dt_bias = nn.Parameter(

@@ -39,11 +39,11 @@ def check_sampling(max_new_tokens: int, temperature: float, top_k: int, top_p: f
     """ValueError naming the argument that is out of range."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"generate: max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-    if temperature < 0:
+    if not temperature >= 0:  # also refuses NaN
         raise ValueError(f"generate: temperature must be >= 0 (0 is greedy), got {temperature}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ValueError(f"generate: top_k must be a non-negative int (0: no limit), got {top_k!r}")
-    if not 0 < top_p <= 1:
+    if not 0 < top_p <= 1:  # also refuses NaN
         raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")
 
 
@@ -69,6 +69,8 @@ def generate(
     vocab = model.config.vocab_size
     if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab):
         raise ValueError(f"generate: input_ids must lie in [0, {vocab}), got [{input_ids.min()}, {input_ids.max()}]")
+    if eos_token_id is not None and not 0 <= eos_token_id < vocab:
+        raise ValueError(f"generate: eos_token_id must lie in [0, {vocab}), got {eos_token_id}")
     tokens, drawn_from = [input_ids], []
     if max_new_tokens > 0:
         logits, states = model.prefill(input_ids)
@@ -87,5 +89,5 @@ def generate(
     ids = torch.cat(tokens, dim=1)
     if not return_logits:
         return ids
-    empty = input_ids.new_empty(input_ids.shape[0], 0, model.config.vocab_size, dtype=torch.float32)
+    empty = input_ids.new_empty(input_ids.shape[0], 0, vocab, dtype=model.lm_head.weight.dtype)
     return ids, torch.stack(drawn_from, dim=1) if drawn_from else empty

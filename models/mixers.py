@@ -37,6 +37,8 @@ def build_mixer(name: str, d_model: int, config) -> nn.Module:
         raise ValueError(f"unknown mixer '{name}' in layers; choose from: {', '.join(sorted(MIXERS))}")
     cls, section = MIXERS[name]
     settings = getattr(config, section)
+    if config.bidirectional_tied and not config.bidirectional:
+        raise ValueError("model config key 'bidirectional_tied' is true but 'bidirectional' is false: set both")
     if not config.bidirectional or cls is MLPLayer:  # position-wise: the same in both directions
         return cls(d_model, settings)
     if cls is Attention:

@@ -7,7 +7,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Callable
 
-from zoo.models.config import ModelConfig
+from zoo.models.config import ModelConfig, config_from_dict
 from zoo.models.lm import LMHeadModel
 
 
@@ -57,13 +57,20 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def model_config(name: str, **overrides) -> ModelConfig:
-    """The preset's config with top-level fields replaced by `overrides` (unknown fields are an error)."""
+    """The preset's config with `overrides` applied: top-level fields replaced, a section given as a dict merged key
+    by key (`attention={"num_heads": 2}` keeps the section's other keys); unknown fields are an error."""
     config = get_entry(name).make_config()
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown ModelConfig field(s) {unknown}; valid fields: {', '.join(sorted(fields))}")
-    return dataclasses.replace(config, **overrides)
+    sections = {key: value for key, value in overrides.items() if isinstance(value, dict)}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if k not in sections})
+    if sections:
+        config = config_from_dict({**dataclasses.asdict(config), **{
+            key: {**dataclasses.asdict(getattr(config, key)), **value} for key, value in sections.items()
+        }})
+    return config
 
 
 def build_model(config: ModelConfig) -> LMHeadModel:

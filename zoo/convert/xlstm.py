@@ -35,8 +35,8 @@ def state_dict(
     tensors keep their index, so messages name them in our layout)."""
     try:
         converted = convert_xlstm_lm(upstream)
-    except ValueError as error:
-        raise ConversionError(f"xlstm checkpoint: {error}") from None
+    except (KeyError, ValueError) as error:
+        raise ConversionError(f"xlstm checkpoint: {error.args[0] if error.args else error}") from None
     sources = {
         "embedding.weight": "token_embedding.weight",
         "lm_head.weight": "lm_head.weight",
