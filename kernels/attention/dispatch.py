@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
 import torch
 from torch import Tensor
 
 from ..checks import check_backend
+from .. import triton_support
+from ..triton_support import load_triton_form
 from .blockwise import attention_blockwise
 from .cache import KVCache
 from .checks import BACKENDS, check_attention_inputs, check_scale
@@ -26,22 +25,9 @@ DENSE_MAX_ELEMENTS = 512 * 512
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
-def _load_triton_attention() -> ModuleType:
-    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
-    are defined, so importing this package must not define them."""
-    try:
-        return importlib.import_module(".triton_attention", __package__)
-    except ImportError as error:
-        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
-
-
 def _triton_unsupported(q: Tensor, k: Tensor, v: Tensor) -> str | None:
-    """Why the Triton form cannot run this (otherwise valid) call, or None if it can; a missing triton is a reason."""
-    try:
-        from ..triton_support import interpreting
-    except ImportError as error:
-        return f"the triton package could not be imported: {error}"
-    if not q.is_cuda and not interpreting():
+    """Why the Triton form cannot run this (otherwise valid) call, or None if it can."""
+    if not q.is_cuda and not triton_support.interpreting():
         return (
             "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
             f"zoo.kernels.attention.triton_attention is first imported, to run on CPU); q is on {q.device}"
@@ -122,7 +108,7 @@ def attention(
     elif form == "dense":
         o, _ = attention_dense(q, keys, values, **options)
     elif form == "triton":
-        o, _ = _load_triton_attention().attention_triton(q, keys, values, **options)
+        o, _ = load_triton_form(__package__, "triton_attention").attention_triton(q, keys, values, **options)
     else:
         o, _ = attention_blockwise(q, keys, values, **options)
 

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
 from ..checks import check_backend, check_chunk_size, check_shape
+from ..triton_support import load_triton_form, resolve_triton_or_torch
 from .checks import BACKENDS, check_selective_scan_inputs
 from .chunked import selective_scan_chunked
 from .reference import selective_scan_reference
 
 
-def _load_triton_selective() -> ModuleType:
-    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
-    are defined, so importing this package must not define them."""
-    try:
-        return importlib.import_module(".triton_selective", __package__)
-    except ImportError as error:
-        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
-
-
-def _triton_unsupported(*tensors: Tensor | None) -> str | None:
-    """Why the Triton form cannot run this call (None if it can); a missing triton is a reason too.
-    tensors: u, delta, A, B, C, D, z, delta_bias, initial_state."""
-    try:
-        module = _load_triton_selective()
-    except ImportError as error:
-        return str(error)
-    return module.triton_unsupported(*tensors)
-
-
 def _resolve(backend: str, *tensors: Tensor | None) -> str:
-    """The form that runs: "auto" is "triton" on CUDA tensors when the Triton form can run the call, else
-    "torch"; a forced "triton" that cannot run raises ValueError (ImportError without triton)."""
-    if backend == "auto":
-        return "triton" if tensors[0].is_cuda and _triton_unsupported(*tensors) is None else "torch"
-    if backend == "triton":
-        _load_triton_selective()
-        reason = _triton_unsupported(*tensors)
-        if reason is not None:
-            raise ValueError(f"selective_scan: backend='triton' cannot run this call: {reason}")
-    return backend
+    """The form that runs (`triton_support.resolve_triton_or_torch`). tensors: u, delta, A, B, C, D, z, delta_bias,
+    initial_state."""
+    return resolve_triton_or_torch(
+        "selective_scan", backend, tensors[0].is_cuda, __package__, "triton_selective", *tensors
+    )
 
 
 def selective_scan(
@@ -105,6 +79,6 @@ def selective_scan(
     if form == "reference":
         return selective_scan_reference(u, delta, A, B, C, D, z, **options)
     if form == "triton":
-        triton_form = _load_triton_selective().selective_scan_triton
+        triton_form = load_triton_form(__package__, "triton_selective").selective_scan_triton
         return triton_form(u, delta, A, B, C, D, z, chunk_size=chunk_size, **options)
     return selective_scan_chunked(u, delta, A, B, C, D, z, chunk_size=chunk_size, **options)

@@ -1,10 +1,8 @@
 """``short_conv``: check the arguments, pick a form, run it."""
 
-import importlib
-from types import ModuleType
-
 import torch
 
+from zoo.kernels.triton_support import load_triton_form, triton_form_unsupported
 from zoo.kernels.varlen import check_cu_seqlens
 
 from .checks import check_activation, check_state, check_weight_and_bias
@@ -18,26 +16,13 @@ from .upstream import (
 )
 
 
-def _load_triton_conv() -> ModuleType:
-    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
-    are defined, so importing this package must not define them."""
-    try:
-        return importlib.import_module(".triton_conv", __package__)
-    except ImportError as error:
-        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
-
-
 def _short_conv_triton(*args, **kwargs):
-    return _load_triton_conv().short_conv_triton(*args, **kwargs)
+    return load_triton_form(__package__, "triton_conv").short_conv_triton(*args, **kwargs)
 
 
 def _triton_unsupported(x, weight, bias, initial_state) -> str | None:
-    """Why the Triton form cannot run this call (None if it can); for "auto", a missing triton is a reason too."""
-    try:
-        module = _load_triton_conv()
-    except ImportError as error:
-        return str(error)
-    return module.triton_unsupported(x, weight, bias, initial_state)
+    """Why the Triton form cannot run this call (None if it can); a missing triton is a reason too."""
+    return triton_form_unsupported(__package__, "triton_conv", x, weight, bias, initial_state)
 
 
 _FORMS = {
@@ -73,7 +58,7 @@ def _resolve(backend: str, x, weight, bias, initial_state, output_final_state, c
             return "causal_conv1d"
         return "triton" if _triton_unsupported(x, weight, bias, initial_state) is None else "torch"
     if backend == "triton":
-        _load_triton_conv()  # ImportError without triton
+        load_triton_form(__package__, "triton_conv")  # ImportError without triton
         reason = _triton_unsupported(x, weight, bias, initial_state)
         if reason is not None:
             raise ValueError(f"backend='triton' cannot run this call: {reason}")

@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
 from torch import Tensor
 
 from ..checks import check_backend
+from ..triton_support import load_triton_form, resolve_triton_or_torch
 from .cell import SLSTMState
 from .checks import BACKENDS, check_forget_gate, check_sequence_inputs
 from .recurrent import slstm_recurrent
 from .reference import slstm_reference
 
 
-def _load_triton_slstm() -> ModuleType:
-    """The Triton form's module, imported on first use: ``triton.jit`` reads TRITON_INTERPRET when the kernels
-    are defined, so importing this package must not define them."""
-    try:
-        return importlib.import_module(".triton_slstm", __package__)
-    except ImportError as error:
-        raise ImportError(f"backend='triton' needs the triton package; it could not be imported: {error}") from error
-
-
-def _triton_unsupported(x: Tensor, R: Tensor, b: Tensor | None, initial_state: SLSTMState | None) -> str | None:
-    """Why the Triton form cannot run this call (None if it can); a missing triton is a reason too."""
-    try:
-        module = _load_triton_slstm()
-    except ImportError as error:
-        return str(error)
-    return module.triton_unsupported(x, R, b, initial_state)
-
-
 def _resolve(backend: str, x: Tensor, R: Tensor, b: Tensor | None, initial_state: SLSTMState | None) -> str:
-    """The form that runs: "auto" is "triton" on CUDA tensors when the Triton form can run the call, else
-    "torch"; a forced "triton" that cannot run raises ValueError (ImportError without triton)."""
-    if backend == "auto":
-        return "triton" if x.is_cuda and _triton_unsupported(x, R, b, initial_state) is None else "torch"
-    if backend == "triton":
-        _load_triton_slstm()
-        reason = _triton_unsupported(x, R, b, initial_state)
-        if reason is not None:
-            raise ValueError(f"slstm: backend='triton' cannot run this call: {reason}")
-    return backend
+    """The form that runs (`triton_support.resolve_triton_or_torch`)."""
+    return resolve_triton_or_torch("slstm", backend, x.is_cuda, __package__, "triton_slstm", x, R, b, initial_state)
 
 
 def slstm(
@@ -91,5 +63,5 @@ def slstm(
     if form == "reference":
         return slstm_reference(x, R, b, **options)
     if form == "triton":
-        return _load_triton_slstm().slstm_triton(x, R, b, **options)
+        return load_triton_form(__package__, "triton_slstm").slstm_triton(x, R, b, **options)
     return slstm_recurrent(x, R, b, **options)
