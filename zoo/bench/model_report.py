@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from matplotlib.figure import Figure
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -71,6 +70,8 @@ def plot_models(path: Path, records: list[dict], title: str) -> Path | None:
     if not any("skipped" not in r for r in records):
         return None
     styles = _styles(records)
+    from matplotlib.figure import Figure  # imported when plotting: not on every `zoo` command's start-up
+
     figure = Figure(figsize=(15, 11))
     (train, memory), (decode, state) = figure.subplots(2, 2)
     _lines(train, _ran(records, "train"), "T", "tokens_per_s", styles)

@@ -6,7 +6,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from matplotlib.figure import Figure
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -33,6 +32,8 @@ def plot_results(path: Path, records: list[dict], title: str) -> Path | None:
     series = _series(records)
     if not series:
         return None
+    from matplotlib.figure import Figure  # imported when plotting: not on every `zoo` command's start-up
+
     figure = Figure(figsize=(11, 3.6 * len(series)))
     axes = figure.subplots(len(series), 2, squeeze=False)
     impls_everywhere = sorted({impl for impls in series.values() for impl in impls})
