@@ -25,14 +25,13 @@ _NO_LIMIT = (0.0, float("inf"))
 
 
 def _process_dt(dt: Tensor, dt_bias: Tensor | None, dt_softplus: bool, dt_limit: tuple[float, float]) -> Tensor:
-    """dt [.., H] -> dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit unless (0, inf)."""
+    """dt [.., H] -> dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit, always (as mamba_ssm's
+    `_chunk_cumsum_fwd`): the default (0, inf) turns a negative step, which would make exp(dt A) grow, into 0."""
     if dt_bias is not None:
         dt = dt + dt_bias
     if dt_softplus:
         dt = F.softplus(dt)
-    if tuple(dt_limit) != _NO_LIMIT:
-        dt = dt.clamp(min=dt_limit[0], max=dt_limit[1])
-    return dt
+    return dt.clamp(min=dt_limit[0], max=dt_limit[1])
 
 
 def _scan_inputs(
@@ -86,8 +85,8 @@ def ssd_scan(
 
     x: [B, T, H, P]; dt: [B, T, H]; A: [H]; B, C: [B, T, G, N] with H % G == 0 (head h reads group
     h // (H // G)); D: [H] or [H, P]; z: [B, T, H, P] (y *= silu(z)); dt_bias: [H].
-    dt is processed as dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit unless
-    it is (0, inf). initial_state: [N_seq, H, N, P], N_seq = B, or the number of sequences in
+    dt is processed as dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit (the default
+    (0, inf) clamps a negative dt to 0, as mamba_ssm does). initial_state: [N_seq, H, N, P], N_seq = B, or the number of sequences in
     cu_seqlens ([N_seq + 1], B == 1). Note the state layout [.., H, N, P]: the transpose of
     mamba_ssm's [.., H, P, N]. chunk_size and backend as in `scan`.
     Computes in float64 when an input is float64, else float32.

@@ -264,10 +264,11 @@ def ssd_loop(x, dt, A, B, C, D, z, dt_bias, dt_softplus, dt_limit, h0):
 
 def ssd_inputs(batch, length, num_states, *, d_shape="H", gated=True, heads=4, groups=2, head_dim=3, state_dim=6):
     """Leaf tensors for ssd_scan, in its argument order: x, dt, A, B, C, D, z, dt_bias, initial_state.
-    gated: dt raw around 0 (for softplus) with z and dt_bias, else dt > 0 without z and dt_bias."""
+    gated: dt raw around 0 (for softplus) with z and dt_bias, else dt around 0.5 (a quarter of it negative:
+    clamped to 0 by the default dt_limit) without z and dt_bias."""
     x = torch.randn(batch, length, heads, head_dim, dtype=F64)
     dt = torch.randn(batch, length, heads, dtype=F64)
-    dt = dt if gated else dt.abs() + 0.01
+    dt = dt if gated else dt * 0.7 + 0.5
     A = -torch.exp(torch.randn(heads, dtype=F64))
     B = torch.randn(batch, length, groups, state_dim, dtype=F64)
     C = torch.randn(batch, length, groups, state_dim, dtype=F64)
@@ -284,7 +285,7 @@ SSD_CONFIGS = {
     "softplus-limit-gate": dict(
         gated=True, d_shape="H", dt_softplus=True, dt_limit=(0.3, 1.5), with_state=True
     ),
-    # raw positive dt, no limit, no gate, D per head and channel, zero initial state.
+    # raw dt (negative in places: clamped to the default limit), no gate, D per head and channel, no initial state.
     "raw-dt": dict(
         gated=False, d_shape="HP", dt_softplus=False, dt_limit=(0.0, float("inf")), with_state=False
     ),
@@ -332,6 +333,24 @@ def test_ssd_varlen_matches_separate_sequences(seed):
         )
         assert_close(y[:, part], y_i, f"y of sequence {i}", seed)
         assert_close(s[i : i + 1], s_i, f"final_state of sequence {i}", seed)
+
+
+@pytest.mark.parametrize("backend", ["reference", "torch"])
+def test_ssd_clamps_a_negative_dt_to_the_default_limit(seed, backend):
+    """dt + dt_bias < 0 without softplus: the default dt_limit (0, inf) clamps it to 0, as mamba_ssm's
+    `mamba_chunk_scan_combined` does (unclamped, exp(dt A) > 1 grows: errors of 1e13 and more)."""
+    x = torch.randn(1, 20, 4, 6, dtype=F64)
+    dt = torch.randn(1, 20, 4, dtype=F64) - 1
+    A = -torch.rand(4, dtype=F64).exp()
+    B, C = (torch.randn(1, 20, 2, 10, dtype=F64) for _ in range(2))
+    y, s = ssd_scan(x, dt, A, B, C, output_final_state=True, chunk_size=8, backend=backend)
+    y_ref, s_ref = ssd_scan(x, dt.clamp(min=0), A, B, C, output_final_state=True, chunk_size=8, backend=backend)
+    assert_close(y, y_ref, "y", seed)
+    assert_close(s, s_ref, "final_state", seed)
+    y_t, s_t = ssd_step(x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], state=s)
+    y_t_ref, s_t_ref = ssd_step(x[:, 0], dt[:, 0].clamp(min=0), A, B[:, 0], C[:, 0], state=s)
+    assert_close(y_t, y_t_ref, "stepped y", seed)
+    assert_close(s_t, s_t_ref, "stepped state", seed)
 
 
 # ---------------------------------------------------------------------------------------------------------

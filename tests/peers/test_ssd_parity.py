@@ -43,20 +43,24 @@ def ssd_inputs(batch=2, length=37, heads=4, groups=2, headdim=8, dstate=16, devi
     return {name: t.to(device).requires_grad_() for name, t in tensors.items()}
 
 
-@pytest.mark.parametrize("dt_limit", [(0.0, float("inf")), (0.05, 0.5)], ids=["no-limit", "dt-limit"])
-def test_ssd_scan_matches_mamba_chunk_scan_combined(dt_limit, compare):
+@pytest.mark.parametrize(
+    "dt_softplus, dt_limit",
+    [(True, (0.0, float("inf"))), (True, (0.05, 0.5)), (False, (0.0, float("inf")))],
+    ids=["no-limit", "dt-limit", "raw-dt"],  # raw-dt: dt + dt_bias < 0 in places, clamped to 0 on both sides
+)
+def test_ssd_scan_matches_mamba_chunk_scan_combined(dt_softplus, dt_limit, compare):
     ssd_combined = require("mamba_ssm.ops.triton.ssd_combined")
     device = triton_device()
     inputs = ssd_inputs(device=device)
 
     out_ref, final_ref = ssd_combined.mamba_chunk_scan_combined(
-        **{k: v for k, v in inputs.items()}, chunk_size=16, dt_softplus=True, dt_limit=dt_limit,
+        **{k: v for k, v in inputs.items()}, chunk_size=16, dt_softplus=dt_softplus, dt_limit=dt_limit,
         return_final_states=True,
     )
     ours = {name: t.detach().clone().requires_grad_() for name, t in inputs.items()}
     out, final = ssd_scan(
         ours["x"], ours["dt"], ours["A"], ours["B"], ours["C"], ours["D"], ours["z"],
-        dt_bias=ours["dt_bias"], dt_softplus=True, dt_limit=dt_limit,
+        dt_bias=ours["dt_bias"], dt_softplus=dt_softplus, dt_limit=dt_limit,
         initial_state=ours["initial_states"].transpose(-1, -2),  # ours is [B, H, N, P]
         output_final_state=True, chunk_size=8, backend="torch",
     )
