@@ -68,3 +68,22 @@ def check_floating(op: str, **tensors: Tensor | None) -> None:
     for name, tensor in tensors.items():
         if tensor is not None and not tensor.is_floating_point():
             raise ValueError(f"{op}: {name} has dtype {tensor.dtype} but expected a real floating-point dtype")
+
+
+def check_log_decay(op: str, name: str, g: Tensor, hint: str = "") -> None:
+    """Raise ValueError if the log-decay `g` has an entry > 0 (a growth).
+
+    The chunked and Triton forms of the scans factor their decays so that every exponential they take is of a
+    number <= 0, which holds only for g <= 0: a growing state would overflow instead of underflowing harmlessly.
+    The loop forms (reference, step) compute the recurrence as written and accept any g. hint says what the
+    caller controls that makes g (e.g. "A must be <= 0"). Reading the largest entry costs one device sync."""
+    if g.numel() == 0:
+        return
+    largest = float(g.detach().max())
+    if largest > 0:
+        message = (
+            f"{op}: {name} has entries > 0 (the largest is {largest:.3g}), but it is a log-decay: the chunked and "
+            "Triton forms need it <= 0 never to overflow"
+        )
+        message += f"; {hint}" if hint else ""
+        raise ValueError(message + "; backend='reference' runs the recurrence as written for any sign")

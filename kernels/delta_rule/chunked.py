@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_log_decay
 from ..scan.chunked import _to_chunks
 from ..varlen import pad_packed, unpad_to_packed
 from .reference import prepare
@@ -87,8 +88,8 @@ def delta_rule_chunked(
 
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay (<= 0 for the
-    overflow-free guarantee) or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
+    q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay, <= 0 (a ValueError
+    otherwise: every exponential this form takes is of a number <= 0), or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
     L2-normalise q and k first; initial_state: [N, H, K, V] (N = B, or the number of sequences in
     cu_seqlens [N + 1] with B == 1); chunk_size: tokens per chunk. Accumulates in float64 when an input
     is float64, else float32.
@@ -96,6 +97,8 @@ def delta_rule_chunked(
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in the compute dtype, or None
     unless output_final_state).
     """
+    if g is not None:
+        check_log_decay("delta_rule_chunked", "g", g)
     q, k, v, beta, g, initial_state, out_dtype = prepare(
         q, k, v, beta, g, scale, initial_state, cu_seqlens, use_qk_l2norm_in_kernel
     )

@@ -32,7 +32,8 @@ def delta_rule(
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     (the decay applied before the delta update). q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]
-    (the writing strength, usually a sigmoid); g: [B, T, H] log-decay or None; scale None means
+    (the writing strength, usually a sigmoid); g: [B, T, H] log-decay or None, <= 0 for the "torch" and
+    "triton" forms (a ValueError otherwise; "reference" takes any sign); scale None means
     K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (x / sqrt(|x|^2 + 1e-6));
     initial_state: [N, H, K, V] (zeros when None), N = B, or the number of sequences when cu_seqlens
     ([N + 1], int32/int64, B == 1) packs several into one row; chunk_size: tokens per chunk;

@@ -68,7 +68,7 @@ def delta_rule_reference(
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     (g None: no decay, DeltaNet). q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H]
-    log-decay or None; scale None means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k
+    log-decay (any sign: > 0 grows) or None; scale None means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k
     (before the scale); initial_state: [N, H, K, V] (zeros when None), N = B, or the number of
     sequences when cu_seqlens ([N + 1], B == 1) packs several; the state restarts at every sequence start.
     Computes in float64 when an input is float64, else float32.

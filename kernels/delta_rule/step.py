@@ -24,7 +24,7 @@ def delta_rule_step(
 
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q_t, k_t: [B, H, K]; v_t: [B, H, V]; beta_t: [B, H]; g_t: [B, H] log-decay or None (no decay);
+    q_t, k_t: [B, H, K]; v_t: [B, H, V]; beta_t: [B, H]; g_t: [B, H] log-decay (any sign) or None (no decay);
     state: [B, H, K, V] (zeros when None); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
     L2-normalise q_t and k_t first. Computes in float64 when an input is float64, else float32.
 

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ..scan.triton_scan import _INTERPRET, _chunk_layout
+from ..checks import check_log_decay
 from ..varlen import check_cu_seqlens
 from .checks import TRITON_CHUNK_SIZES, TRITON_MAX_KEY_DIM, l2_normalize
 from .triton_delta_bwd import delta_backward
@@ -67,8 +68,8 @@ def delta_rule_triton(
 
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K] (K <= 256); v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay or None
-    (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (in torch,
+    q, k: [B, T, H, K] (K <= 256); v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay (<= 0, a
+    ValueError otherwise) or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (in torch,
     in float32, before the kernels; autograd differentiates it); initial_state: [N, H, K, V] (N = B, or the
     number of sequences in cu_seqlens [N + 1] with B == 1); chunk_size: 16, 32 or 64. q, k, v: float16,
     bfloat16 or float32 (cast to one common dtype; float32 matmuls run in full float32, not TF32); beta, g
@@ -108,6 +109,8 @@ def delta_rule_triton(
             raise ValueError(
                 f"{name}: {arg} has shape {tuple(t.shape)} but expected (B, T, H) = {(batch, length, heads)}"
             )
+    if g is not None:
+        check_log_decay(name, "g", g)
     if cu_seqlens is not None:
         check_cu_seqlens(cu_seqlens, batch, length)
     num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1

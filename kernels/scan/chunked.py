@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..varlen import pad_packed, unpad_to_packed
+from ..checks import check_log_decay
 from ..precision import accumulation_dtype
+from ..varlen import pad_packed, unpad_to_packed
 
 
 def _to_chunks(x: Tensor, num_chunks: int, chunk_size: int) -> Tensor:
@@ -148,7 +149,8 @@ def scan_chunked(
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] (scalar per head) or [B, T, H, K] (per key
-    channel: S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T) log-decay, <= 0 for the overflow-free guarantee;
+    channel: S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T) log-decay, <= 0 (a ValueError otherwise: every
+    exponential this form takes is of a number <= 0, so it never overflows);
     scale None means K ** -0.5; initial_state: [N, H, K, V] (N = B, or the number of sequences in
     cu_seqlens [N + 1] with B == 1); chunk_size: tokens per chunk (a power of two suits the per-channel
     form, which pads each chunk to one inside). Accumulates in float64 when an input is float64, else
@@ -157,6 +159,7 @@ def scan_chunked(
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in the compute dtype, or None
     unless output_final_state).
     """
+    check_log_decay("scan_chunked", "g", g)
     dtype, out_dtype = accumulation_dtype(q, k, v, g, initial_state), q.dtype
     batch, _, heads, key_dim = q.shape
     scale = key_dim**-0.5 if scale is None else scale

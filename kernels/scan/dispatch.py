@@ -29,9 +29,10 @@ def scan(
 
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: log-decay (<= 0 for a decay), [B, T, H] for a scalar per
-    head (Mamba-2, retention) or [B, T, H, K] for one per key channel (GLA: S_t = diag(exp(g_t)) S_{t-1}
-    + k_t v_t^T);
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: log-decay, [B, T, H] for a scalar per head (Mamba-2,
+    retention) or [B, T, H, K] for one per key channel (GLA: S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T),
+    <= 0 for the "torch" and "triton" forms (a ValueError otherwise: they never overflow because every
+    exponential they take is of a number <= 0; "reference" runs the loop for any sign);
     scale None means K ** -0.5; initial_state: [N, H, K, V] (zeros when None), N = B, or the number
     of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
     chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies: no float64,

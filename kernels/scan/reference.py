@@ -40,7 +40,8 @@ def scan_reference(
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     with g_t a scalar per head, or per key channel (S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T).
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] or [B, T, H, K] log-decay; scale None means K ** -0.5;
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] or [B, T, H, K] log-decay (any sign: > 0 grows);
+    scale None means K ** -0.5;
     initial_state: [N, H, K, V] (zeros when None), N = B, or the number of sequences when
     cu_seqlens ([N + 1], B == 1) packs several; the state restarts at every sequence start.
     Computes in float64 when an input is float64, else float32.

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..varlen import check_cu_seqlens
-from ..checks import check_backend, check_shape
+from ..checks import check_backend, check_log_decay, check_shape
 from .checks import BACKENDS, check_ssd_inputs
 from .dispatch import scan
 from ..precision import accumulation_dtype
@@ -83,7 +83,8 @@ def ssd_scan(
 ) -> tuple[Tensor, Tensor | None]:
     """Mamba-2 SSD over a sequence, as mamba_ssm's `mamba_chunk_scan_combined`.
 
-    x: [B, T, H, P]; dt: [B, T, H]; A: [H]; B, C: [B, T, G, N] with H % G == 0 (head h reads group
+    x: [B, T, H, P]; dt: [B, T, H]; A: [H], <= 0 (the log-decay dt * A must be <= 0 for the "torch" and "triton"
+    forms: a ValueError otherwise); B, C: [B, T, G, N] with H % G == 0 (head h reads group
     h // (H // G)); D: [H] or [H, P]; z: [B, T, H, P] (y *= silu(z)); dt_bias: [H].
     dt is processed as dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit (the default
     (0, inf) clamps a negative dt to 0, as mamba_ssm does). initial_state: [N_seq, H, N, P], N_seq = B, or the number of sequences in
@@ -106,6 +107,8 @@ def ssd_scan(
     )
     dtype = accumulation_dtype(x, dt, A, B, C, D, z, dt_bias, initial_state)
     q, k, v, g = _scan_inputs(x, dt, A, B, C, dt_bias, dt_softplus, dt_limit, dtype)
+    if backend != "reference":
+        check_log_decay("ssd_scan", "dt * A", g, "A must be <= 0 (and dt_limit[0] >= 0)")
     y, final_state = scan(
         q, k, v, g,
         scale=1.0, initial_state=initial_state, output_final_state=output_final_state,

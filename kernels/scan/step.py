@@ -17,7 +17,7 @@ def scan_step(
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     q_t, k_t: [B, H, K]; v_t: [B, H, V]; g_t: [B, H] log-decay per head, or [B, H, K] per key channel
-    (S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T); state: [B, H, K, V] (zeros when None);
+    (S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T), any sign (> 0 grows); state: [B, H, K, V] (zeros when None);
     scale None means K ** -0.5. Computes in float64 when an input is float64, else float32.
 
     Returns (o_t [B, H, V] in q_t's dtype, new state [B, H, K, V] in the compute dtype).

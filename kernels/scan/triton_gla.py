@@ -671,8 +671,8 @@ def scan_triton_gla(
 
         S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H, K] log-decay (<= 0 for the overflow-free guarantee:
-    then every exponential the kernels take is of a number <= 0, however strong the decay); scale None
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H, K] log-decay, <= 0 (a ValueError otherwise): every
+    exponential the kernels take is of a number <= 0, however strong the decay; scale None
     means K ** -0.5; initial_state: [N, H, K, V] (N = B, or the number of sequences in cu_seqlens [N + 1]
     with B == 1); chunk_size: tokens per chunk, a power of two >= 16 (cut into sub-blocks of 16). q, k, v:
     float16, bfloat16 or float32 (cast to one common dtype; float32 matmuls run in full float32, not TF32);

@@ -50,6 +50,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from ..checks import check_log_decay
 from ..triton_support import interpreting
 from ..varlen import check_cu_seqlens
 
@@ -497,7 +498,8 @@ def scan_triton(
 
         S_t = exp(g_t) * S_{t-1} + k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
-    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] log-decay; scale None means K ** -0.5;
+    q, k: [B, T, H, K]; v: [B, T, H, V]; g: [B, T, H] log-decay, <= 0 (a ValueError otherwise: every
+    exponential the kernels take is of a number <= 0); scale None means K ** -0.5;
     initial_state: [N, H, K, V] (N = B, or the number of sequences in cu_seqlens [N + 1] with B == 1);
     chunk_size: tokens per chunk, a power of two >= 16. q, k, v: float16, bfloat16 or float32 (cast to
     one common dtype; float32 matmuls run in full float32, not TF32); matmuls accumulate in float32, and
@@ -555,6 +557,7 @@ def run_chunked_scan(
     batch, length, heads, key_dim = q.shape
     if g.shape != g_shape:
         raise ValueError(f"{name}: g has shape {tuple(g.shape)} but expected ({g_dims}) = {tuple(g_shape)}: {g_hint}")
+    check_log_decay(name, "g", g)
     if cu_seqlens is not None:
         check_cu_seqlens(cu_seqlens, batch, length)
     num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1

@@ -172,6 +172,7 @@ def _valid(**changes):
         (dict(beta=torch.ones(1, 6, 2, dtype=torch.int64)), r"delta_rule: beta has dtype torch.int64"),
         (dict(backend="cuda"), r"delta_rule: unknown backend 'cuda'"),
         (dict(chunk_size=0), r"delta_rule: chunk_size must be a positive int"),
+        (dict(g=torch.full((1, 6, 2), 0.5)), r"delta_rule_chunked: g has entries > 0 \(the largest is 0.5\)"),
         (dict(cu_seqlens=torch.tensor([0, 2, 5])), r"cu_seqlens must end at the packed length T == 6"),
         (
             dict(cu_seqlens=torch.tensor([0, 2, 6]), initial_state=torch.zeros(1, 2, 4, 3)),

@@ -169,6 +169,8 @@ def test_rejects_what_the_kernels_do_not_take():
         delta_rule_triton(wide, wide, v, beta)
     with pytest.raises(ValueError, match=r"g has shape \(1, 4, 1, 16\) but expected \(B, T, H\)"):
         delta_rule_triton(q, q, v, beta, q)
+    with pytest.raises(ValueError, match=r"delta_rule_triton: g has entries > 0 \(the largest is 0.5\)"):
+        delta_rule_triton(q, q, v, beta, torch.full_like(beta, 0.5))
 
 
 def test_dispatch_routes_triton_and_keeps_auto_on_torch_for_cpu_tensors():

@@ -158,6 +158,8 @@ def test_rejects_what_the_kernels_do_not_take():
         scan_triton_gla(q.double(), q, v, g)
     with pytest.raises(ValueError, match="decay per key channel"):
         scan_triton_gla(q, q, v, g[..., 0])
+    with pytest.raises(ValueError, match=r"scan_triton_gla: g has entries > 0 \(the largest is 0.5\)"):
+        scan_triton_gla(q, q, v, torch.full_like(g, 0.5))
 
 
 def test_dispatch_routes_per_channel_decay_to_triton_gla():

@@ -446,6 +446,35 @@ def test_varlen_initial_state_must_have_one_row_per_sequence():
         scan(**args, cu_seqlens=torch.tensor([0, 2, 5, 10]))
 
 
+@pytest.mark.parametrize("decay", DECAYS)
+def test_a_growing_log_decay_is_an_error_for_the_chunked_form_and_runs_in_the_loops(seed, decay):
+    """g > 0 somewhere: the chunked form (whose every exponential is of a number <= 0 only when g <= 0) refuses
+    it, naming g; the reference loop and the step compute the growth as written and agree."""
+    q, k, v, g, h0 = detached(scan_inputs(1, 12, 1, decay=decay))
+    g = g.clone()
+    g[0, 5, 1] = 0.25
+    for run in (lambda: scan(q, k, v, g, backend="torch"), lambda: scan_chunked(q, k, v, g)):
+        with pytest.raises(ValueError, match=re.escape("scan_chunked: g has entries > 0 (the largest is 0.25)")):
+            run()
+    o_ref, s_ref = scan(q, k, v, g, initial_state=h0, output_final_state=True, backend="reference")
+    state, outs = h0, []
+    for t in range(q.shape[1]):
+        o_t, state = scan_step(q[:, t], k[:, t], v[:, t], g[:, t], state)
+        outs.append(o_t)
+    assert_close(torch.stack(outs, dim=1), o_ref, "stepped o", seed)
+    assert_close(state, s_ref, "stepped state", seed)
+
+
+def test_ssd_with_a_positive_A_is_an_error_naming_it_except_for_the_loop():
+    x, dt, A, B, C, *_ = detached(ssd_inputs(1, 5, None, gated=False))
+    A = A.clone()
+    A[1] = 0.5
+    with pytest.raises(ValueError, match=re.escape("ssd_scan: dt * A has entries > 0") + ".*A must be <= 0"):
+        ssd_scan(x, dt, A, B, C, backend="torch")
+    y, _ = ssd_scan(x, dt, A, B, C, backend="reference")
+    assert torch.isfinite(y).all()
+
+
 @pytest.mark.parametrize("backend", ["fused", "cuda"])
 def test_unknown_backend_lists_choices(backend):
     args = valid_scan_args()

@@ -129,6 +129,8 @@ def test_rejects_what_the_kernels_do_not_take():
         scan_triton(q.double(), q, v, g)
     with pytest.raises(ValueError, match="scalar decay per head"):
         scan_triton(q, q, v, q)
+    with pytest.raises(ValueError, match=r"scan_triton: g has entries > 0 \(the largest is 0.5\)"):
+        scan_triton(q, q, v, torch.full_like(g, 0.5))
 
 
 def test_dispatch_routes_triton_and_keeps_auto_on_torch_for_cpu_tensors():
