@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zoo.bench.kernels_main import add_arguments as add_kernel_bench_arguments
-from zoo.bench.models_main import add_arguments as add_model_bench_arguments
 from zoo.errors import CheckpointError, ConfigError
 
 console = Console()
@@ -82,18 +83,20 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_kernels(args: argparse.Namespace) -> int:
-    from zoo.bench.kernels_main import run
-
-    console.print(f"results: {run(args)}")
-    return 0
-
-
-def _bench_models(args: argparse.Namespace) -> int:
-    from zoo.bench.models_main import run
-
-    console.print(f"results: {run(args)}")
-    return 0
+def _bench(args: argparse.Namespace) -> int:
+    """Run `python -m benchmarks.<kernels|models>` of the source checkout this zoo runs from, in its own process:
+    the library never imports the benchmarks, which wheels do not ship."""
+    name, checkout = args.benchmark, Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / f"{name}.py").is_file():
+        errors.print(f"[bold red]error:[/] zoo bench {name}: the benchmarks are not part of the installed package; "
+                     f"they live in the benchmarks/ folder of the seqzoo source repository, and {checkout} has none "
+                     "(an install from a wheel). Clone the seqzoo repository, set it up there (./install.sh, or "
+                     f"pip install -e '.[bench,peers]') and run `zoo bench {name}` in that checkout, or "
+                     f"`python -m benchmarks.{name}` from its root.", highlight=False)
+        return 2
+    path = os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", f"benchmarks.{name}", *args.benchmark_arguments]
+    return subprocess.call(command, env={**os.environ, "PYTHONPATH": path})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,19 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
     conversion.set_defaults(run=_convert)
 
-    bench = commands.add_parser("bench", help="benchmarks against peer libraries")
+    bench = commands.add_parser("bench", help="benchmarks against peer libraries (from a source checkout)",
+                                description="Launch the benchmarks in the source checkout's benchmarks/ folder; "
+                                            "`zoo bench kernels --help` lists a benchmark's own options.")
     benchmarks = bench.add_subparsers(dest="benchmark", required=True)
-    kernels = benchmarks.add_parser("kernels", help="every kernel form and its peers over sequence length")
-    add_kernel_bench_arguments(kernels)
-    kernels.set_defaults(run=_bench_kernels)
-    models = benchmarks.add_parser("models", help="every model family at one parameter count, beside upstream models")
-    add_model_bench_arguments(models)
-    models.set_defaults(run=_bench_models)
+    for name, summary in (("kernels", "every kernel form and its peers over sequence length"),
+                          ("models", "every model family at one parameter count, beside upstream models")):
+        # add_help=False: --help and every other option go on to the benchmark's own parser
+        benchmarks.add_parser(name, help=summary, add_help=False).set_defaults(run=_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.run is _bench:
+        args.benchmark_arguments = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return args.run(args)
     except (ConfigError, CheckpointError) as error:

@@ -1,28 +1,19 @@
 """Loading the upstream packages that the parity tests compare against.
 
-`require(name)` imports an oracle module with the shims it needs on this machine (see shims.py).
-When it cannot be imported, the test fails if the environment variable CI is set (CI installs the
-peers extra, so a missing oracle is a broken install, never a reason to skip silently) and is
-skipped with the reason otherwise.
+`require(name)` imports an oracle module through `benchmarks.upstream.load`, the loader the benchmarks use too
+(it puts in place the shims the module needs on this machine). When it cannot be imported, the test fails if
+the environment variable CI is set (CI installs the peers extra, so a missing oracle is a broken install, never
+a reason to skip silently) and is skipped with the reason otherwise.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import warnings
 
 import pytest
 import torch
 
-from . import shims
-
-# Warnings that importing the upstream packages on a CPU machine always gives: not ours to act on.
-IMPORT_WARNINGS = (
-    ("Triton is not supported on current platform", UserWarning),  # fla, no GPU: it falls back to the CPU
-    (".*torch.jit.script_method.* is deprecated", DeprecationWarning),  # torch, while fla imports transformers
-)
-INSTALL_HINT = "./install.sh installs the peers (SEQZOO_EXTRAS includes peers by default)"
+from benchmarks.upstream import INSTALL_HINT, interpreting, load
 
 
 def in_ci() -> bool:
@@ -39,21 +30,15 @@ def missing(reason: str):
 
 def require(module_name: str):
     """Import and return the upstream module `module_name`, failing (CI) or skipping if it can't be."""
-    shims.before_import(module_name)
     try:
-        with warnings.catch_warnings():
-            for message, category in IMPORT_WARNINGS:
-                warnings.filterwarnings("ignore", message=message, category=category)
-            module = importlib.import_module(module_name)
+        return load(module_name)
     except ImportError as error:
         missing(f"oracle {module_name} cannot be imported: {error!r}; {INSTALL_HINT}")
-    shims.after_import(module_name)
-    return module
 
 
 def triton_device() -> str:
     """The device on which the upstream Triton kernels run here: the CPU under the interpreter, else CUDA."""
-    if shims.interpreting():
+    if interpreting():
         return "cpu"
     if torch.cuda.is_available():
         return "cuda"

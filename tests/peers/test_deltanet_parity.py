@@ -6,8 +6,8 @@ configurations.
 
 How fla's layers run here: their kernels are Triton (the delta rule, the short convolution, the gated RMSNorm),
 so without a GPU they run under the Triton interpreter (tests/conftest.py sets TRITON_INTERPRET=1 before any
-kernel is defined; `oracles.require` narrows fla's autotuned kernels to one config, see shims.py). fla's own
-mode selection is kept, not patched:
+kernel is defined; `oracles.require` narrows fla's autotuned kernels to one config, see benchmarks/upstream.py).
+fla's own mode selection is kept, not patched:
 - DeltaNet takes `fused_recurrent_delta_rule` for sequences of at most 64 tokens (its `chunk_delta_rule`
   refuses float32), so the sequences here are shorter than that and the layer is built with
   mode="fused_recurrent" (which it would also pick at any length);

@@ -33,9 +33,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchmarks.upstream import interpreting
 from zoo.kernels.scan import mlstm_scan
 
-from . import shims
 from .oracles import require, triton_device
 
 pytestmark = pytest.mark.peers
@@ -231,7 +231,7 @@ def test_matches_custom_backward_kernels(kernel, compare):
         pytest.skip(f"{name} is not in this mlstm_kernels' registry")
     device = "cpu" if kernel.startswith("native") else triton_device()
     options, backward = TRITON_KERNELS[kernel]
-    if not backward and not shims.interpreting():
+    if not backward and not interpreting():
         backward = True
     leaves = mlstm_inputs(1, 64, torch.float32, device=device)
     mine, other = leaves, clones(leaves)

@@ -3,7 +3,8 @@
 - mamba_ssm `MambaLMHeadModel` (families mamba, mamba2). On CUDA its own kernels run. On the CPU only Mamba-1
   runs, on its unfused path (`use_fast_path=False`) with mamba_ssm's pure-torch pieces: `selective_scan_ref`
   (a Python loop over time) for the scan, nn.Conv1d for the conv, the torch decoding step; nn.LayerNorm
-  replaces its RMSNorm there, which is Triton only. Mamba-2's scan is Triton only: it needs CUDA.
+  replaces its RMSNorm there, which is Triton only. Mamba-2's scan is Triton only: it needs CUDA (where, without
+  causal_conv1d, it takes nn.Conv1d and the unfused conv + scan path). Mamba-1 on CUDA needs mamba_ssm's CUDA build.
 - fla `DeltaNetForCausalLM` / `GatedDeltaNetForCausalLM` (families deltanet, gated-deltanet): Triton, CUDA only.
 - xlstm `xLSTMLMModel` (family xlstm): its sLSTM cell's "vanilla" backend (a Python loop over time) on the CPU,
   its "cuda" backend on CUDA; its mLSTM runs the quadratic parallel form in training and the recurrent step
@@ -17,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
-from zoo.bench.case import REFERENCE_MAX_LEN
-from zoo.bench.lm_case import LM, ModelCase
-from zoo.bench.peers import import_mamba_ssm, optional_import
-from zoo.models import ModelConfig
+from benchmarks.kernel_suite.case import REFERENCE_MAX_LEN
+from benchmarks.model_suite.case import LM, ModelCase
+from benchmarks.model_suite.sections import section
+from benchmarks.upstream import stand_in, try_load
+
+ModelConfig = Any  # our model's config as the built model holds it (`model.config`)
 
 
 def _requires(loader: Callable[[], tuple[object, str | None]], cuda: str | None = None):
@@ -41,7 +45,7 @@ def _requires(loader: Callable[[], tuple[object, str | None]], cuda: str | None 
 
 
 def _mamba_ssm_model():
-    return import_mamba_ssm("models.mixer_seq_simple")
+    return try_load("mamba_ssm.models.mixer_seq_simple")
 
 
 @contextlib.contextmanager
@@ -52,8 +56,8 @@ def _mamba_ssm_torch_paths(cpu: bool) -> Iterator[None]:
     if not cpu:
         yield
         return
-    simple, _ = import_mamba_ssm("modules.mamba_simple")
-    interface, _ = import_mamba_ssm("ops.selective_scan_interface")
+    simple, _ = try_load("mamba_ssm.modules.mamba_simple")
+    interface, _ = try_load("mamba_ssm.ops.selective_scan_interface")
     patches = {"selective_scan_fn": interface.selective_scan_ref, "causal_conv1d_fn": None,
                "causal_conv1d_update": None, "selective_state_update": None}
     saved = {name: getattr(simple, name) for name in patches}
@@ -70,12 +74,12 @@ def mamba_ssm_config(config: ModelConfig, cuda: bool) -> dict:
     """mamba_ssm `MambaConfig` fields for our config (its layers all mamba or all mamba2)."""
     layer = config.layers[0]
     if layer == "mamba":
-        m = config.mamba
+        m = section(config, "mamba")
         ssm = dict(layer="Mamba1", d_state=m.d_state, d_conv=m.d_conv, expand=m.expand, dt_rank=m.dt_rank or "auto",
                    dt_min=m.dt_min, dt_max=m.dt_max, dt_init_floor=m.dt_init_floor, dt_scale=m.dt_scale,
                    conv_bias=m.conv_bias, bias=m.bias, use_fast_path=cuda)
     else:
-        m = config.mamba2
+        m = section(config, "mamba2")
         ssm = dict(layer="Mamba2", d_state=m.d_state, d_conv=m.d_conv, expand=m.expand, headdim=m.headdim,
                    ngroups=m.ngroups, chunk_size=m.chunk_size, dt_min=m.dt_min, dt_max=m.dt_max,
                    dt_init_floor=m.dt_init_floor, dt_limit=tuple(m.dt_limit), A_init_range=tuple(m.A_init_range),
@@ -89,10 +93,15 @@ def mamba_ssm_config(config: ModelConfig, cuda: bool) -> dict:
 def _mamba_ssm_build(config: ModelConfig):
     def build(device: torch.device, dtype: torch.dtype, max_len: int) -> LM:
         module, _ = _mamba_ssm_model()
-        generation, _ = import_mamba_ssm("utils.generation")
-        config_module, _ = import_mamba_ssm("models.config_mamba")
+        generation, _ = try_load("mamba_ssm.utils.generation")
+        config_module, _ = try_load("mamba_ssm.models.config_mamba")
         cpu = device.type != "cuda"
         fields = mamba_ssm_config(config, cuda=not cpu)
+        notes = ["CPU: unfused path, selective_scan_ref, torch conv and step, nn.LayerNorm for the Triton-only RMSNorm"
+                 if cpu else "CUDA kernels (fused path); eager decoding (no CUDA graph)"]
+        if not cpu and try_load("causal_conv1d")[0] is None and fields["ssm_cfg"]["layer"] == "Mamba2":
+            fields["ssm_cfg"]["use_mem_eff_path"] = False  # the fused conv + scan path calls causal_conv1d's kernels
+            notes = ["CUDA, Triton SSD kernels; without causal_conv1d: nn.Conv1d and the unfused conv + scan path"]
         norm_eps = fields.pop("norm_epsilon")
         mamba_config = config_module.MambaConfig(**fields)
         model = module.MambaLMHeadModel(mamba_config, device=device, dtype=dtype)
@@ -118,8 +127,6 @@ def _mamba_ssm_build(config: ModelConfig):
             params.seqlen_offset += 1
             return out, params
 
-        notes = ["CPU: unfused path, selective_scan_ref, torch conv and step, nn.LayerNorm for the Triton-only RMSNorm"
-                 if cpu else "CUDA kernels (fused path); eager decoding (no CUDA graph)"]
         return LM(model, logits, prefill, step, notes)
 
     return build
@@ -132,11 +139,22 @@ def _mamba_ssm_build(config: ModelConfig):
 MAMBA_SSM_CPU_MAX_LEN = 512
 
 
+def _mamba_ssm_mamba1():
+    """mamba_ssm's model, and on CUDA its compiled scan (the fused Mamba-1 path needs it)."""
+
+    def unavailable(device: torch.device) -> str | None:
+        reason = _mamba_ssm_model()[1]
+        if reason is None and device.type == "cuda" and stand_in("selective_scan_cuda"):
+            return "mamba_ssm is installed without its CUDA extension selective_scan_cuda"
+        return reason
+
+    return unavailable
+
+
 def mamba_ssm_cases(family: str, config: ModelConfig) -> list[ModelCase]:
     if config.layers[0] == "mamba":
-        return [ModelCase(family, "mamba_ssm:MambaLMHeadModel", _mamba_ssm_build(config), _requires(_mamba_ssm_model),
-                          cpu_max_len=MAMBA_SSM_CPU_MAX_LEN, profile_memory=False,
-                          upstream=True)]
+        return [ModelCase(family, "mamba_ssm:MambaLMHeadModel", _mamba_ssm_build(config), _mamba_ssm_mamba1(),
+                          cpu_max_len=MAMBA_SSM_CPU_MAX_LEN, profile_memory=False, upstream=True)]
     return [ModelCase(family, "mamba_ssm:MambaLMHeadModel", _mamba_ssm_build(config),
                       _requires(_mamba_ssm_model, cuda="needs CUDA (mamba_ssm's Mamba-2 scan is Triton only)"),
                       upstream=True)]
@@ -152,12 +170,12 @@ def fla_config(config: ModelConfig) -> tuple[str, str, dict]:
                   vocab_size=config.vocab_size, tie_word_embeddings=config.tie_embeddings, attn_mode="chunk",
                   fuse_cross_entropy=False)
     if config.layers[0] == "deltanet":
-        d = config.deltanet
+        d = section(config, "deltanet")
         fields = dict(num_heads=d.num_heads, expand_k=d.expand_k, expand_v=d.expand_v, use_gate=d.use_gate,
                       use_short_conv=d.use_short_conv, conv_size=d.conv_size, use_beta=d.use_beta,
                       allow_neg_eigval=d.allow_neg_eigval, qk_activation=d.qk_activation, qk_norm=d.qk_norm)
         return "DeltaNetConfig", "DeltaNetForCausalLM", {**shared, **fields}
-    g = config.gated_deltanet
+    g = section(config, "gated_deltanet")
     fields = dict(num_heads=g.num_heads, head_dim=g.head_dim, expand_v=g.expand_v, num_v_heads=g.num_v_heads or None,
                   use_gate=g.use_gate, use_short_conv=g.use_short_conv, conv_size=g.conv_size,
                   allow_neg_eigval=g.allow_neg_eigval, output_gate_activation=g.output_gate_activation)
@@ -166,7 +184,7 @@ def fla_config(config: ModelConfig) -> tuple[str, str, dict]:
 
 def _fla_build(config: ModelConfig):
     def build(device: torch.device, dtype: torch.dtype, max_len: int) -> LM:
-        models, _ = optional_import("fla.models")
+        models, _ = try_load("fla.models")
         config_name, model_name, fields = fla_config(config)
         model = getattr(models, model_name)(getattr(models, config_name)(**fields)).to(device=device, dtype=dtype)
 
@@ -185,7 +203,7 @@ def _fla_build(config: ModelConfig):
 def fla_cases(family: str, config: ModelConfig) -> list[ModelCase]:
     _, model_name, _ = fla_config(config)
     return [ModelCase(family, f"fla:{model_name}", _fla_build(config),
-                      _requires(lambda: optional_import("fla.models"), cuda="needs CUDA (fla's kernels are Triton)"),
+                      _requires(lambda: try_load("fla.models"), cuda="needs CUDA (fla's kernels are Triton)"),
                       upstream=True)]
 
 
@@ -194,7 +212,7 @@ def fla_cases(family: str, config: ModelConfig) -> list[ModelCase]:
 
 def xlstm_config(xl: types.ModuleType, config: ModelConfig, context_length: int, backend: str, dtype: str):
     """xlstm `xLSTMLMModelConfig` for our xLSTM config (the inverse of `config_from_xlstm`)."""
-    m, s = config.mlstm, config.slstm
+    m, s = section(config, "mlstm"), section(config, "slstm")
     slstm_at = [i for i, name in enumerate(config.layers) if name == "slstm"]
     slstm_block = None
     if slstm_at:
@@ -217,7 +235,7 @@ def xlstm_config(xl: types.ModuleType, config: ModelConfig, context_length: int,
 
 def _xlstm_build(config: ModelConfig):
     def build(device: torch.device, dtype: torch.dtype, max_len: int) -> LM:
-        xl, _ = optional_import("xlstm")
+        xl, _ = try_load("xlstm")
         backend = "cuda" if device.type == "cuda" else "vanilla"
         model = xl.xLSTMLMModel(xlstm_config(xl, config, max_len, backend, str(dtype).removeprefix("torch.")))
         model.reset_parameters()
@@ -242,7 +260,7 @@ def _xlstm_build(config: ModelConfig):
 
 def xlstm_cases(family: str, config: ModelConfig) -> list[ModelCase]:
     loops = "slstm" in config.layers  # the vanilla sLSTM cell is a Python loop over time on the CPU
-    return [ModelCase(family, "xlstm:xLSTMLMModel", _xlstm_build(config), _requires(lambda: optional_import("xlstm")),
+    return [ModelCase(family, "xlstm:xLSTMLMModel", _xlstm_build(config), _requires(lambda: try_load("xlstm")),
                       cpu_max_len=REFERENCE_MAX_LEN if loops else None, profile_memory=not loops, upstream=True)]
 
 

@@ -40,7 +40,8 @@ class Case:
     `run(leaves) -> output`. `unavailable(device)` gives the reason it cannot run there (None when it
     can); `max_len` caps T (slow reference loops), `cpu_max_len` caps it on the CPU only (forms whose
     T x T matrices fit a GPU but not the CPU's memory); `profile_memory=False` skips the peak-memory run
-    (profiling every op of a Python loop over time costs gigabytes of profiler events).
+    (profiling every op of a Python loop over time costs gigabytes of profiler events); `upstream`: a peer
+    library's form, whose failures are recorded as reasons instead of raised.
     """
 
     op: str
@@ -50,6 +51,7 @@ class Case:
     max_len: int | None = None
     profile_memory: bool = True
     cpu_max_len: int | None = None
+    upstream: bool = False
 
     def longest(self, device: torch.device) -> int | None:
         """The longest T this case runs at on `device` (None: no limit)."""

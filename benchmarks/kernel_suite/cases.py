@@ -12,10 +12,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from benchmarks.kernel_suite import peer_cases
+from benchmarks.kernel_suite.attention_cases import attention_cases
+from benchmarks.kernel_suite.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 from zoo import kernels
-from zoo.bench import peers
-from zoo.bench.attention_cases import attention_cases
-from zoo.bench.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 
 Builder = Callable[[int, Shape, torch.device, torch.dtype], Inputs]
 Runner = Callable[[Inputs, str], torch.Tensor]
@@ -132,22 +132,22 @@ def kernel_cases() -> list[Case]:
     """All cases, ours first, then the peers (each peer case says when its library is missing)."""
     return [
         *_ours("scan"),
-        *peers.scan_cases(scan_inputs),
+        *peer_cases.scan_cases(scan_inputs),
         *_ours("gla"),
-        *peers.gla_cases(gla_inputs),
+        *peer_cases.gla_cases(gla_inputs),
         *_ours("ssd"),
-        *peers.ssd_cases(ssd_inputs),
+        *peer_cases.ssd_cases(ssd_inputs),
         *_ours("mlstm"),
-        *peers.mlstm_cases(mlstm_inputs),
+        *peer_cases.mlstm_cases(mlstm_inputs),
         *_ours("selective_scan"),
-        *peers.selective_scan_cases(selective_scan_inputs),
+        *peer_cases.selective_scan_cases(selective_scan_inputs),
         *_ours("delta_rule"),
-        *peers.delta_rule_cases(delta_rule_inputs, gated=False),
+        *peer_cases.delta_rule_cases(delta_rule_inputs, gated=False),
         *_ours("gated_delta_rule"),
-        *peers.delta_rule_cases(gated_delta_rule_inputs, gated=True),
+        *peer_cases.delta_rule_cases(gated_delta_rule_inputs, gated=True),
         *_ours("slstm"),
-        *peers.slstm_cases(slstm_inputs),
+        *peer_cases.slstm_cases(slstm_inputs),
         *_ours("short_conv"),
-        *peers.short_conv_cases(short_conv_inputs),
+        *peer_cases.short_conv_cases(short_conv_inputs),
         *attention_cases(),
     ]

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from zoo.bench.lm_case import ModelCase
-from zoo.bench.measure import state_bytes
-from zoo.bench.model_cases import model_cases
-from zoo.bench.model_families import TOLERANCE, Size, family_names, sized_families
-from zoo.bench.model_runner import Plan, run_models
-from zoo.cli import main
+from benchmarks import models as bench_models
+from benchmarks.harness.measure import state_bytes
+from benchmarks.model_suite import peer_models
+from benchmarks.model_suite.case import ModelCase
+from benchmarks.model_suite.cases import model_cases
+from benchmarks.model_suite.families import TOLERANCE, Size, family_names, sized_families
+from benchmarks.model_suite.runner import Plan, run_models
+from benchmarks.upstream import try_load
 
-TINY = ["--d-model", "32", "--layers", "2", "--window", "8", "--min-seconds", "0"]
+TINY = ["--device", "cpu", "--d-model", "32", "--layers", "2", "--window", "8", "--min-seconds", "0"]
 CPU = torch.device("cpu")
 
 
@@ -25,7 +27,7 @@ def test_every_registered_family_is_matched_to_the_attention_models_parameter_co
     target = sized[names.index("attention")].parameters
     for s in sized:
         assert s.target == target and abs(s.parameters / target - 1) <= TOLERANCE, s.family.name
-    layers = {s.family.name: s.config.layers for s in sized}
+    layers = {s.family.name: s.overrides["layers"] for s in sized}
     assert layers["hybrid"][:2] == ["mamba2", "attention"] and set(layers["mamba"]) == {"mamba"}
 
 
@@ -33,7 +35,7 @@ def test_unknown_families_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown model family .'transformer'.; choose from: attention"):
         sized_families(["attention", "transformer"], Size())
     with pytest.raises(SystemExit, match="unknown model famil"):
-        main(["bench", "models", "--device", "cpu", "--families", "nope", "--out", str(tmp_path), *TINY])
+        bench_models.main(["--families", "nope", "--out", str(tmp_path), *TINY])
 
 
 def test_state_bytes_counts_each_storage_once_through_nested_states():
@@ -47,11 +49,10 @@ def test_state_bytes_counts_each_storage_once_through_nested_states():
     assert state_bytes(state) == 40 * 4 + 3 * 8 + 5 * 4
 
 
-def test_bench_models_command_writes_json_and_plot_with_every_measurement(tmp_path):
-    argv = ["bench", "models", "--device", "cpu", "--families", "attention", "mamba", "--lengths", "16", "32",
-            "--prompt", "8", "--decode-tokens", "2", "--decode-batches", "1", "2", "--state-lengths", "1", "4", "8",
-            "--out", str(tmp_path), "--tag", "tiny", *TINY]
-    assert main(argv) == 0
+def test_model_benchmark_writes_json_and_plot_with_every_measurement(tmp_path):
+    argv = ["--families", "attention", "mamba", "--lengths", "16", "32", "--prompt", "8", "--decode-tokens", "2",
+            "--decode-batches", "1", "2", "--state-lengths", "1", "4", "8", "--out", str(tmp_path), "--tag", "tiny", *TINY]
+    bench_models.main(argv)
     (json_path,) = tmp_path.glob("models-cpu*-float32-tiny.json")
     assert json_path.with_suffix(".png").stat().st_size > 0
     payload = json.loads(json_path.read_text())
@@ -63,6 +64,11 @@ def test_bench_models_command_writes_json_and_plot_with_every_measurement(tmp_pa
     assert {(r["family"], r["T"]) for r in ours if r["measure"] == "train"} == {
         (f, t) for f in ("attention", "mamba") for t in (16, 32)}
     assert all(r["tokens_per_s"] > 0 and r["peak_mib"] > 0 for r in ours if r["measure"] == "train")
+    for r in ours:
+        if r["measure"] in ("train", "decode"):  # the spread of the timed calls, and the warm-up
+            assert r["tokens_per_s_min"] <= r["tokens_per_s"] <= r["tokens_per_s_max"]
+            assert r["ms_min"] <= r["ms"] <= r["ms_max"] and r["warmup"] >= 1 and r["first_call_ms"] > 0
+    assert payload["full_grid"] is False and payload["grid"]["families"] == ["attention", "mamba"]
     assert {(r["family"], r["batch"]) for r in ours if r["measure"] == "decode"} == {
         (f, b) for f in ("attention", "mamba") for b in (1, 2)}
     assert all(r["tokens_per_s"] > 0 for r in ours if r["measure"] == "decode")
@@ -120,28 +126,26 @@ def test_python_loop_peers_are_capped_on_the_cpu_with_a_reason():
 def test_upstream_models_are_built_at_our_configuration(family):
     """The upstream model of each family, built on the meta device from the config we give it (the CUDA
     configuration where it differs), has our parameter count."""
-    from zoo.bench import model_peers
-
     if family not in family_names():
         pytest.skip(f"no {family} preset registered")
     (sized,) = sized_families([family], Size(d_model=256, layers=2, window=16))
     config = sized.config
     with torch.device("meta"):
         if family.startswith("mamba"):
-            mixer = pytest.importorskip("zoo.bench.peers").import_mamba_ssm("models.mixer_seq_simple")[0]
+            mixer, reason = try_load("mamba_ssm.models.mixer_seq_simple")
             if mixer is None:
-                pytest.skip("mamba_ssm unavailable")
-            fields = model_peers.mamba_ssm_config(config, cuda=True)
+                pytest.skip(reason)
+            fields = peer_models.mamba_ssm_config(config, cuda=True)
             fields.pop("norm_epsilon")
             from mamba_ssm.models.config_mamba import MambaConfig
 
             upstream = mixer.MambaLMHeadModel(MambaConfig(**fields), device="meta")
         elif family == "xlstm":
             xl = pytest.importorskip("xlstm")
-            upstream = xl.xLSTMLMModel(model_peers.xlstm_config(xl, config, 64, "vanilla", "float32"))
+            upstream = xl.xLSTMLMModel(peer_models.xlstm_config(xl, config, 64, "vanilla", "float32"))
         else:
             models = pytest.importorskip("fla.models")
-            config_name, model_name, fields = model_peers.fla_config(config)
+            config_name, model_name, fields = peer_models.fla_config(config)
             upstream = getattr(models, model_name)(getattr(models, config_name)(**fields))
     assert sum(p.numel() for p in upstream.parameters()) == sized.parameters
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from benchmarks.kernel_suite.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 from zoo import kernels
-from zoo.bench.case import REFERENCE_MAX_LEN, Case, Inputs, Shape, anywhere, leaf, needs_cuda
 from zoo.kernels.attention import BigBirdLayout, MaskSpec, bigbird, dense_mask, longformer, sliding_window
 from zoo.kernels.attention.mask import layout_for
 
@@ -58,7 +58,7 @@ def _sdpa(op: str, spec: MaskSpec) -> Case:
 
         return attention_inputs(T, s, device, dtype), run
 
-    return Case(op, "torch:sdpa", build, anywhere, cpu_max_len=DENSE_CPU_MAX_LEN)
+    return Case(op, "torch:sdpa", build, anywhere, cpu_max_len=DENSE_CPU_MAX_LEN, upstream=True)
 
 
 def _flex_mask_mod(spec: MaskSpec, T: int, device):
@@ -102,7 +102,7 @@ def _flex(op: str, spec: MaskSpec) -> Case:
 
         return attention_inputs(T, s, device, dtype), run
 
-    return Case(op, "torch:flex_attention", build, needs_cuda)
+    return Case(op, "torch:flex_attention", build, needs_cuda, upstream=True)
 
 
 def attention_cases() -> list[Case]:

@@ -5,25 +5,24 @@ sized by d_model: heads of 64 channels (fewer at tiny widths), windows of `windo
 then matched to the same parameter count: families with an MLP after their mixers keep the number of layers
 and take the MLP width that comes closest; those without one (Mamba-1, xLSTM) take the number of layers that
 comes closest. The target is `params`, or else the full-attention model's count at (d_model, layers, MLP
-width d_intermediate).
+width d_intermediate). Models are built through the public API alone: `zoo.create_model(preset, **overrides)`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from zoo.models import ModelConfig, build_model, model_config
-from zoo.models.attention import AttentionConfig
-from zoo.models.based import BasedConfig
-from zoo.models.deltanet import DeltaNetConfig, GatedDeltaNetConfig
-from zoo.models.mamba import Mamba2Config, MambaConfig
-from zoo.models.xlstm import MLSTMConfig, SLSTMConfig
+import zoo
+from benchmarks.model_suite.sections import section_overrides
 
 TOLERANCE = 0.10  # matched parameter counts lie within 10% of the target
+
+Overrides = dict[str, Any]  # keyword arguments of zoo.create_model
 
 
 @dataclass(frozen=True)
@@ -59,24 +58,30 @@ class Size:
 
 @dataclass(frozen=True)
 class Family:
-    """A preset, its layer pattern as a function of the number of layers, and its sections at a size."""
+    """A preset, its layer pattern as a function of the number of layers, and its mixer sections at a size (each
+    a dict of the fields it sets in the preset's section)."""
 
     name: str
     preset: str
     pattern: Callable[[int], list[str]]
-    sections: Callable[[Size], dict]
+    sections: Callable[[Size], dict[str, dict[str, Any]]]
     description: str
 
-    def config(self, size: Size, layers: int, d_intermediate: int) -> ModelConfig:
+    def overrides(self, size: Size, layers: int, d_intermediate: int) -> Overrides:
         """The preset at `size` with `layers` layers (its MLP, if it has one, `d_intermediate` wide)."""
-        preset = model_config(self.preset)
-        mlp = d_intermediate if preset.d_intermediate > 0 else 0
-        return model_config(self.preset, d_model=size.d_model, layers=self.pattern(layers), d_intermediate=mlp,
-                            vocab_size=size.vocab_size, **self.sections(size))
+        return dict(d_model=size.d_model, layers=self.pattern(layers), d_intermediate=d_intermediate if self.has_mlp else 0,
+                    vocab_size=size.vocab_size, **section_overrides(self.sections(size)))
 
     @property
     def has_mlp(self) -> bool:
-        return model_config(self.preset).d_intermediate > 0
+        return _has_mlp(self.preset)
+
+
+@functools.lru_cache(maxsize=None)
+def _has_mlp(preset: str) -> bool:
+    """Whether the preset's blocks have an MLP after their mixers."""
+    with torch.device("meta"):
+        return zoo.create_model(preset).config.d_intermediate > 0
 
 
 def _repeat(*names: str) -> Callable[[int], list[str]]:
@@ -102,18 +107,23 @@ def _attention(kind: str) -> Callable[[Size], dict]:
             fields["global_tokens"] = [0]
         if kind == "bigbird":
             fields.update(block_size=max(s.window // 4, 1), window_blocks=3, global_blocks=1, random_blocks=2)
-        return dict(attention=AttentionConfig(**fields))
+        return dict(attention=fields)
 
     return sections
 
 
-def _mamba2(s: Size) -> Mamba2Config:
-    return Mamba2Config(d_state=64, headdim=s.head_dim, expand=2, chunk_size=64)
+def _mamba2(s: Size) -> dict:
+    return dict(d_state=64, headdim=s.head_dim, expand=2, chunk_size=64)
 
 
-def _gated_deltanet(s: Size) -> GatedDeltaNetConfig:
+def _gated_deltanet(s: Size) -> dict:
     """fla's proportions: query/key heads covering 3/4 of d_model, values twice as wide."""
-    return GatedDeltaNetConfig(num_heads=max(3 * s.d_model // (4 * s.head_dim), 1), head_dim=s.head_dim, expand_v=2.0)
+    return dict(num_heads=max(3 * s.d_model // (4 * s.head_dim), 1), head_dim=s.head_dim, expand_v=2.0)
+
+
+def _xlstm(s: Size) -> dict:
+    heads = 4 if s.d_model >= 64 else 1
+    return dict(mlstm=dict(num_heads=heads), slstm=dict(num_heads=heads))
 
 
 FAMILIES: dict[str, Family] = {
@@ -125,33 +135,27 @@ FAMILIES: dict[str, Family] = {
                "Longformer: sliding window + global token 0"),
         Family("bigbird", "bigbird-tiny", _repeat("attention"), _attention("bigbird"),
                "BigBird: window, global and random blocks"),
-        Family("mamba", "mamba-tiny", _repeat("mamba"), lambda s: dict(mamba=MambaConfig(d_state=16)),
-               "Mamba-1 (no MLP)"),
+        Family("mamba", "mamba-tiny", _repeat("mamba"), lambda s: dict(mamba=dict(d_state=16)), "Mamba-1 (no MLP)"),
         Family("mamba2", "mamba2-tiny", _repeat("mamba2"), lambda s: dict(mamba2=_mamba2(s)), "Mamba-2 with MLPs"),
         Family("hybrid", "hybrid-tiny", _repeat("mamba2", "attention"),
-               lambda s: dict(mamba2=_mamba2(s), attention=AttentionConfig(num_heads=s.heads)),
+               lambda s: dict(mamba2=_mamba2(s), attention=dict(num_heads=s.heads)),
                "Mamba-2 and full attention, alternating"),
-        Family("deltanet", "deltanet-tiny", _repeat("deltanet"),
-               lambda s: dict(deltanet=DeltaNetConfig(num_heads=s.heads)), "DeltaNet"),
+        Family("deltanet", "deltanet-tiny", _repeat("deltanet"), lambda s: dict(deltanet=dict(num_heads=s.heads)),
+               "DeltaNet"),
         Family("gated-deltanet", "gated-deltanet-tiny", _repeat("gated_deltanet"),
                lambda s: dict(gated_deltanet=_gated_deltanet(s)), "Gated DeltaNet"),
         Family("based", "based-tiny", _based_pattern,
-               lambda s: dict(based=BasedConfig(feature_dim=16, num_heads=s.heads),
-                              attention=AttentionConfig(num_heads=s.heads, kind="sliding_window", window=s.window)),
+               lambda s: dict(based=dict(feature_dim=16, num_heads=s.heads),
+                              attention=dict(num_heads=s.heads, kind="sliding_window", window=s.window)),
                "BASED: gated convs, Taylor linear attention, sliding window"),
-        Family("xlstm", "xlstm-tiny", _xlstm_pattern,
-               lambda s: dict(mlstm=MLSTMConfig(num_heads=4 if s.d_model >= 64 else 1),
-                              slstm=SLSTMConfig(num_heads=4 if s.d_model >= 64 else 1)),
-               "xLSTM[7:1] (no MLP after mLSTM blocks)"),
+        Family("xlstm", "xlstm-tiny", _xlstm_pattern, _xlstm, "xLSTM[7:1] (no MLP after mLSTM blocks)"),
     ]
 }
 
 
 def family_names() -> list[str]:
     """The families whose presets are registered (a preset another change has not added yet is left out)."""
-    from zoo.models import list_models
-
-    registered = set(list_models())
+    registered = set(zoo.list_models())
     return [name for name, family in FAMILIES.items() if family.preset in registered]
 
 
@@ -165,18 +169,18 @@ def check_families(names: list[str]) -> list[Family]:
     return [FAMILIES[name] for name in names]
 
 
-def count_parameters(config: ModelConfig) -> int:
-    """Parameters of the model `config` describes, built on the meta device (no memory, no initialisation)."""
+def count_parameters(preset: str, overrides: Overrides) -> int:
+    """Parameters of the preset with `overrides`, built on the meta device (no memory, no initialisation)."""
     with torch.device("meta"):
-        return build_model(config).num_parameters()
+        return zoo.create_model(preset, **overrides).num_parameters()
 
 
 @dataclass(frozen=True)
 class Sized:
-    """A family's config at the benchmark size and its parameter count."""
+    """A family at the benchmark size: the `create_model` overrides of its preset, and its parameter count."""
 
     family: Family
-    config: ModelConfig
+    overrides: Overrides
     parameters: int
     target: int
 
@@ -184,27 +188,37 @@ class Sized:
     def deviation(self) -> float:
         return self.parameters / self.target - 1
 
+    def create(self) -> torch.nn.Module:
+        """The model (random initialisation, on the current default device)."""
+        return zoo.create_model(self.family.preset, **self.overrides)
+
+    @property
+    def config(self) -> Any:
+        """The built model's config (`model.config`), read from a copy on the meta device."""
+        with torch.device("meta"):
+            return self.create().config
+
     def describe(self) -> dict:
-        c = self.config
+        """The family, its parameter count against the target, and the overrides that build it from its preset."""
+        o = self.overrides
         return {"family": self.family.name, "preset": self.family.preset, "description": self.family.description,
                 "parameters": self.parameters, "target_parameters": self.target,
-                "deviation": round(self.deviation, 4), "d_model": c.d_model, "layers": list(c.layers),
-                "d_intermediate": c.d_intermediate, "vocab_size": c.vocab_size, "config": _plain(c)}
+                "deviation": round(self.deviation, 4), "d_model": o["d_model"], "layers": list(o["layers"]),
+                "d_intermediate": o["d_intermediate"], "vocab_size": o["vocab_size"],
+                "section_overrides": {k: v for k, v in o.items() if k not in _TOP_LEVEL}}
 
 
-def _plain(config: ModelConfig) -> dict:
-    """The config's sections that its layers use, as plain dicts."""
-    sections = {"attention": "attention", "mamba": "mamba", "mamba2": "mamba2", "based": "based",
-                "based_conv": "based", "deltanet": "deltanet", "gated_deltanet": "gated_deltanet", "mlstm": "mlstm",
-                "slstm": "slstm"}
-    used = sorted({sections[name] for name in config.layers if name in sections})
-    return {name: dataclasses.asdict(getattr(config, name)) for name in used}
+_TOP_LEVEL = ("d_model", "layers", "d_intermediate", "vocab_size")
+
+
+def _count(family: Family, size: Size, layers: int, d_intermediate: int) -> int:
+    return count_parameters(family.preset, family.overrides(size, layers, d_intermediate))
 
 
 def _best_width(family: Family, size: Size, layers: int, target: int) -> tuple[int, int]:
     """(MLP width, parameter count) closest to `target` at `layers` layers; the count is linear in the width."""
     m = size.mlp_multiple
-    low, high = count_parameters(family.config(size, layers, m)), count_parameters(family.config(size, layers, 2 * m))
+    low, high = _count(family, size, layers, m), _count(family, size, layers, 2 * m)
     per_multiple = high - low
     steps = max(round((target - low) / per_multiple), 0) if per_multiple else 0
     width = m * (1 + steps)
@@ -213,10 +227,16 @@ def _best_width(family: Family, size: Size, layers: int, target: int) -> tuple[i
 
 def _layer_counts_near(family: Family, size: Size, target: int) -> list[int]:
     """Layer counts around the one whose parameter count is estimated (linearly in the layers) to hit `target`."""
-    base = count_parameters(family.config(size, size.layers, size.mlp_width))
-    per_layer = (count_parameters(family.config(size, 2 * size.layers, size.mlp_width)) - base) / size.layers
+    base = _count(family, size, size.layers, size.mlp_width)
+    per_layer = (_count(family, size, 2 * size.layers, size.mlp_width) - base) / size.layers
     estimate = round(size.layers + (target - base) / per_layer)
     return [n for n in range(estimate - 2, estimate + 3) if n >= 1]
+
+
+def _sized(family: Family, size: Size, layers: int, width: int, target: int | None) -> Sized:
+    overrides = family.overrides(size, layers, width)
+    parameters = count_parameters(family.preset, overrides)
+    return Sized(family, overrides, parameters, target or parameters)
 
 
 def match(family: Family, size: Size, target: int) -> Sized:
@@ -226,11 +246,9 @@ def match(family: Family, size: Size, target: int) -> Sized:
         if abs(candidates[0][2] / target - 1) > TOLERANCE:  # the mixers alone outweigh the target: fewer layers
             candidates += [(n, *_best_width(family, size, n, target)) for n in _layer_counts_near(family, size, target)]
     else:
-        candidates = [(n, 0, count_parameters(family.config(size, n, 0)))
-                      for n in _layer_counts_near(family, size, target)]
+        candidates = [(n, 0, _count(family, size, n, 0)) for n in _layer_counts_near(family, size, target)]
     layers, width, _ = min(candidates, key=lambda c: (abs(c[2] - target), abs(c[0] - size.layers)))
-    config = family.config(size, layers, width)
-    return Sized(family, config, count_parameters(config), target)
+    return _sized(family, size, layers, width, target)
 
 
 def sized_families(names: list[str], size: Size, match_params: bool = True) -> list[Sized]:
@@ -238,13 +256,13 @@ def sized_families(names: list[str], size: Size, match_params: bool = True) -> l
     matched within 10%), or, with `match_params` False, all at `size.layers` layers and MLP width."""
     families = check_families(names)
     if not match_params:
-        configs = [f.config(size, size.layers, size.mlp_width) for f in families]
-        counts = [count_parameters(c) for c in configs]
-        return [Sized(f, c, n, size.params or n) for f, c, n in zip(families, configs, counts)]
-    target = size.params or count_parameters(FAMILIES["attention"].config(size, size.layers, size.mlp_width))
+        return [_sized(family, size, size.layers, size.mlp_width, size.params) for family in families]
+    target = size.params or _count(FAMILIES["attention"], size, size.layers, size.mlp_width)
     sized = [match(family, size, target) for family in families]
     off = [f"{s.family.name} ({s.parameters:,})" for s in sized if abs(s.deviation) > TOLERANCE]
     if off:
         raise ValueError(f"cannot match {', '.join(off)} to {target:,} parameters within {TOLERANCE:.0%} at "
                          f"d_model {size.d_model}; choose another size or --no-match")
     return sized
+
+

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import torch
 from rich.progress import Progress
 
-from zoo.bench.case import Case, Shape
-from zoo.bench.measure import measure
+from benchmarks.harness.measure import measure, timed_call
+from benchmarks.kernel_suite.case import Case, Shape
 
 
 def run_cases(
@@ -19,7 +19,8 @@ def run_cases(
     shape: Shape,
     min_seconds: float = 0.5,
 ) -> list[dict]:
-    """One record per (case, T): `{"op", "impl", "T", "ms", "peak_mib"}`, or `"skipped": reason`."""
+    """One record per (case, T): `{"op", "impl", "T"}` with the measurement's fields (`ms` the median, `ms_min`,
+    `ms_max`, `repeats`, `warmup`, `first_call_ms`, `peak_mib`), or `"skipped": reason`."""
     cases = list(cases)
     records: list[dict] = []
     with Progress(transient=True) as progress:
@@ -39,25 +40,40 @@ def run_cases(
 
 
 def _time_case(case: Case, length: int, device, dtype, shape: Shape, min_seconds: float) -> dict:
+    """The measurement of one case at one length; out of memory, and any failure of a peer's form, is recorded
+    as the reason it was skipped."""
     try:
         leaves, run = case.build(length, shape, device, dtype)
-        grad = torch.randn_like(run(leaves))
+        grad: list[torch.Tensor] = []  # a random upstream gradient of the output's shape, drawn on the first call
 
         def drop_gradients() -> None:
             for tensor in leaves:
                 tensor.grad = None
 
+        def forward_backward() -> None:
+            out = run(leaves)
+            if not grad:
+                grad.append(torch.randn_like(out))
+            out.backward(grad[0])
+
+        first_call_ms = timed_call(forward_backward, device, drop_gradients)  # compiles and autotunes, if it does
         result = measure(
-            lambda: run(leaves).backward(grad),
+            forward_backward,
             device,
             reset=drop_gradients,
             peak_memory=case.profile_memory or device.type == "cuda",
+            warmup=1,
+            first_call_ms=first_call_ms,
             min_seconds=min_seconds,
         )
     except torch.OutOfMemoryError:
         return {"skipped": "out of memory"}
+    except Exception as error:
+        if not case.upstream:
+            raise
+        return {"skipped": f"failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"}
     finally:
         if device.type == "cuda":
             torch.cuda.empty_cache()
     peak_mib = None if result.peak_bytes is None else round(result.peak_bytes / 2**20, 2)
-    return {"ms": round(result.ms, 4), "peak_mib": peak_mib, "repeats": result.repeats}
+    return {**result.record(), "peak_mib": peak_mib}

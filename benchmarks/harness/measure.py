@@ -13,11 +13,26 @@ from torch.profiler import ProfilerActivity, profile
 
 @dataclass
 class Measurement:
-    """Median wall time in milliseconds over `repeats` calls, and peak extra memory in bytes (None: not measured)."""
+    """Wall times in milliseconds: the first warm-up call (compilation, autotuning and caches included; None
+    without warm-up) and the `repeats` timed calls after the warm-up, summarised as min / median / max; peak
+    extra memory in bytes (None: not measured)."""
 
-    ms: float
+    first_call_ms: float | None
+    warmup: int
+    times_ms: list[float]
     peak_bytes: int | None
-    repeats: int
+
+    @property
+    def repeats(self) -> int:
+        return len(self.times_ms)
+
+    def record(self, digits: int = 4) -> dict:
+        """The JSON fields of a result: `ms` (the median), `ms_min`, `ms_max`, `repeats`, `warmup`,
+        `first_call_ms` (rounded to `digits` decimals)."""
+        first = None if self.first_call_ms is None else round(self.first_call_ms, digits)
+        return {"ms": round(statistics.median(self.times_ms), digits), "ms_min": round(min(self.times_ms), digits),
+                "ms_max": round(max(self.times_ms), digits), "repeats": self.repeats, "warmup": self.warmup,
+                "first_call_ms": first}
 
 
 def _nothing() -> None:
@@ -44,6 +59,20 @@ def _cuda_peak_bytes(fn: Callable[[], None], device: torch.device) -> int:
     return torch.cuda.max_memory_allocated(device) - baseline
 
 
+def timed_call(fn: Callable[[], None], device: torch.device, reset: Callable[[], None] = _nothing) -> float:
+    """Milliseconds of one call of `fn` (on CUDA, from an idle device to the end of its work); `reset` runs
+    untimed before it."""
+    reset()
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+    begin = time.perf_counter()
+    fn()
+    if cuda:
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - begin) * 1e3
+
+
 def measure(
     fn: Callable[[], None],
     device: torch.device,
@@ -54,30 +83,28 @@ def measure(
     min_seconds: float = 0.5,
     max_repeats: int = 50,
     min_repeats: int = 3,
+    first_call_ms: float | None = None,
 ) -> Measurement:
-    """Run `fn` `warmup` times, then time it until `min_seconds` have passed (at least `min_repeats` calls, at
-    most `max_repeats`); the peak memory comes from one more call unless `peak_memory` is False. `reset` runs
-    untimed before every call (e.g. dropping the previous call's gradients)."""
-    cuda = device.type == "cuda"
+    """Run `fn` `warmup` times (the first of them timed), then time it until `min_seconds` have passed (at least
+    `min_repeats` calls, at most `max_repeats`); the peak memory comes from one more call unless `peak_memory` is
+    False. `reset` runs untimed before every call (e.g. dropping the previous call's gradients). A caller that
+    made a first warm-up call itself passes its time as `first_call_ms`: it counts as one more warm-up call."""
+    calls_before = 0 if first_call_ms is None else 1
     for _ in range(warmup):
-        reset()
-        fn()
+        if first_call_ms is None:
+            first_call_ms = timed_call(fn, device, reset)
+        else:
+            reset()
+            fn()
     times: list[float] = []
     started = time.perf_counter()
     while len(times) < min_repeats or (time.perf_counter() - started < min_seconds and len(times) < max_repeats):
-        reset()
-        if cuda:
-            torch.cuda.synchronize(device)
-        begin = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - begin) * 1e3)
+        times.append(timed_call(fn, device, reset))
     peak = None
     if peak_memory:
         reset()
-        peak = _cuda_peak_bytes(fn, device) if cuda else _cpu_peak_bytes(fn)
-    return Measurement(statistics.median(times), peak, len(times))
+        peak = _cuda_peak_bytes(fn, device) if device.type == "cuda" else _cpu_peak_bytes(fn)
+    return Measurement(first_call_ms, calls_before + warmup, times, peak)
 
 
 def state_bytes(state: object) -> int:

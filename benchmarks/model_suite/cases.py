@@ -1,19 +1,18 @@
 """The model benchmark cases: every family's seqzoo model at the benchmark size, and beside it the upstream
-models of that family at the same configuration (`zoo.bench.model_peers`)."""
+models of that family at the same configuration (`benchmarks.model_suite.peer_models`)."""
 
 from __future__ import annotations
 
 import torch
 
-from zoo.bench.lm_case import LM, ModelCase
-from zoo.bench.model_families import Sized
-from zoo.bench.model_peers import PEERS
-from zoo.models import ModelConfig, build_model
+from benchmarks.model_suite.case import LM, ModelCase
+from benchmarks.model_suite.families import Sized
+from benchmarks.model_suite.peer_models import PEERS
 
 
-def _ours_build(config: ModelConfig):
+def _ours_build(sized: Sized):
     def build(device: torch.device, dtype: torch.dtype, max_len: int) -> LM:
-        model = build_model(config).to(device=device, dtype=dtype)
+        model = sized.create().to(device=device, dtype=dtype)
         return LM(model, model, lambda ids, room: model.prefill(ids)[1], model.step)
 
     return build
@@ -21,11 +20,11 @@ def _ours_build(config: ModelConfig):
 
 def ours(sized: Sized) -> ModelCase:
     """Our model of the family."""
-    return ModelCase(sized.family.name, "seqzoo", _ours_build(sized.config))
+    return ModelCase(sized.family.name, "seqzoo", _ours_build(sized))
 
 
 def model_cases(sized: list[Sized], peers: bool = True) -> list[ModelCase]:
-    """For each family: ours, then (with `peers`) the upstream models of that family."""
+    """For each family: ours, then (with `peers`) the upstream models of that family at our model's config."""
     cases = []
     for s in sized:
         cases.append(ours(s))

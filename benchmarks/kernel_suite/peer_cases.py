@@ -1,58 +1,18 @@
-"""Peer libraries (mamba_ssm, causal_conv1d, fla, mlstm_kernels) as benchmark cases.
+"""Peer libraries (mamba_ssm, causal_conv1d, fla, mlstm_kernels, xlstm) as kernel benchmark cases.
 
-They are optional: a case whose library is missing reports why instead of running. On a CPU-only
-machine mamba_ssm imports only when its compiled `selective_scan_cuda` module can be found, so
-`import_mamba_ssm` puts an empty stand-in module of that name in place first when it is absent (its
-pure-torch functions then work; the CUDA ones are not called without a GPU).
+They are optional: a case whose library cannot be imported (`benchmarks.upstream.try_load`) reports why
+instead of running, and so does one whose compiled extension is only the loader's stand-in.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-import types
 from collections.abc import Callable
 
 import torch
 from einops import rearrange
 
-from zoo.bench.case import REFERENCE_MAX_LEN, Case
-
-
-def optional_import(name: str) -> tuple[types.ModuleType | None, str | None]:
-    """`(module, None)`, or `(None, reason)` when `name` cannot be imported."""
-    try:
-        return importlib.import_module(name), None
-    except Exception as error:  # a peer can fail with anything on import (missing CUDA builds, ...)
-        return None, f"{name} unavailable ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
-
-
-def install_selective_scan_cuda_stub() -> None:
-    """Make `import selective_scan_cuda` (which `import mamba_ssm` does unconditionally) succeed when the
-    compiled extension is absent. Touching any attribute of the stand-in raises, so code that really needs
-    the extension fails loudly instead of computing nonsense."""
-    if "selective_scan_cuda" in sys.modules or importlib.util.find_spec("selective_scan_cuda") is not None:
-        return
-
-    class _Stub(types.ModuleType):
-        def __getattr__(self, name: str):
-            if name.startswith("__"):
-                raise AttributeError(name)
-            raise RuntimeError(
-                f"selective_scan_cuda.{name}: this is seqzoo's stand-in for mamba_ssm's CUDA extension "
-                "(zoo/bench/peers.py); the extension is not built on this machine"
-            )
-
-    sys.modules["selective_scan_cuda"] = _Stub("selective_scan_cuda", "seqzoo stand-in (zoo/bench/peers.py)")
-
-
-def import_mamba_ssm(submodule: str) -> tuple[types.ModuleType | None, str | None]:
-    """Import `mamba_ssm.<submodule>`, standing in for the compiled `selective_scan_cuda` when it is absent."""
-    if importlib.util.find_spec("mamba_ssm") is None:
-        return None, "mamba_ssm is not installed (pip install seqzoo[peers])"
-    install_selective_scan_cuda_stub()
-    return optional_import(f"mamba_ssm.{submodule}")
+from benchmarks.kernel_suite.case import REFERENCE_MAX_LEN, Case
+from benchmarks.upstream import stand_in, try_load
 
 
 def _requires(loader: Callable[[], tuple[object, str | None]], cuda: bool) -> Callable[[torch.device], str | None]:
@@ -65,7 +25,7 @@ def _requires(loader: Callable[[], tuple[object, str | None]], cuda: bool) -> Ca
 
 
 def _fla(name: str):
-    return lambda: optional_import(f"fla.ops.{name}")
+    return lambda: try_load(f"fla.ops.{name}")
 
 
 def scan_cases(make_inputs) -> list[Case]:
@@ -75,7 +35,7 @@ def scan_cases(make_inputs) -> list[Case]:
         module, _ = _fla("simple_gla")()
         return make_inputs(T, s, device, dtype), lambda x: module.chunk_simple_gla(*x)[0]
 
-    return [Case("scan", "fla:chunk_simple_gla", build, _requires(_fla("simple_gla"), cuda=True))]
+    return [Case("scan", "fla:chunk_simple_gla", build, _requires(_fla("simple_gla"), cuda=True), upstream=True)]
 
 
 def gla_cases(make_inputs) -> list[Case]:
@@ -85,7 +45,7 @@ def gla_cases(make_inputs) -> list[Case]:
         module, _ = _fla("gla")()
         return make_inputs(T, s, device, dtype), lambda x: module.chunk_gla(*x)[0]
 
-    return [Case("gla", "fla:chunk_gla", build, _requires(_fla("gla"), cuda=True))]
+    return [Case("gla", "fla:chunk_gla", build, _requires(_fla("gla"), cuda=True), upstream=True)]
 
 
 def delta_rule_cases(make_inputs, gated: bool) -> list[Case]:
@@ -102,7 +62,7 @@ def delta_rule_cases(make_inputs, gated: bool) -> list[Case]:
 
         return make_inputs(T, s, device, dtype), run
 
-    return [Case(name, f"fla:{function}", build, _requires(_fla(name), cuda=True))]
+    return [Case(name, f"fla:{function}", build, _requires(_fla(name), cuda=True), upstream=True)]
 
 
 def slstm_cases(make_inputs) -> list[Case]:
@@ -111,7 +71,7 @@ def slstm_cases(make_inputs) -> list[Case]:
     is an input leaf (the cell's parameters get gradients too)."""
 
     def loader():
-        return optional_import("xlstm.blocks.slstm.cell")
+        return try_load("xlstm.blocks.slstm.cell")
 
     def case(backend: str, cuda: bool) -> Case:
         def build(T, s, device, dtype):
@@ -124,14 +84,15 @@ def slstm_cases(make_inputs) -> list[Case]:
             return (x,), lambda leaves: cell(leaves[0])[0]
 
         max_len = None if cuda else REFERENCE_MAX_LEN  # the vanilla cell loops over time in Python
-        return Case("slstm", f"xlstm:{backend}", build, _requires(loader, cuda=cuda), max_len, profile_memory=cuda)
+        return Case("slstm", f"xlstm:{backend}", build, _requires(loader, cuda=cuda), max_len, profile_memory=cuda,
+                    upstream=True)
 
     return [case("vanilla", cuda=False), case("cuda", cuda=True)]
 
 
 def _mlstm_kernel(name: str):
     def load():
-        module, reason = optional_import("mlstm_kernels.torch")
+        module, reason = try_load("mlstm_kernels.torch")
         return (None, reason) if module is None else (module.get_mlstm_kernel(name), None)
 
     return load
@@ -151,7 +112,7 @@ def mlstm_cases(make_inputs) -> list[Case]:
             return make_inputs(T, s, device, dtype), run
 
         label = "mlstm_kernels:" + name.split("--")[-1]
-        return Case("mlstm", label, build, _requires(_mlstm_kernel(name), cuda=cuda))
+        return Case("mlstm", label, build, _requires(_mlstm_kernel(name), cuda=cuda), upstream=True)
 
     return [case("chunkwise--native_custbw", cuda=False), case("chunkwise--triton_xl_chunk", cuda=True)]
 
@@ -161,7 +122,9 @@ def selective_scan_cases(make_inputs) -> list[Case]:
 
     def case(function: str, cuda: bool) -> Case:
         def loader():
-            module, reason = import_mamba_ssm("ops.selective_scan_interface")
+            module, reason = try_load("mamba_ssm.ops.selective_scan_interface")
+            if module is not None and cuda and stand_in("selective_scan_cuda"):
+                return None, "mamba_ssm is installed without its CUDA extension selective_scan_cuda"
             return (None, reason) if module is None else (getattr(module, function), None)
 
         def build(T, s, device, dtype):
@@ -178,7 +141,7 @@ def selective_scan_cases(make_inputs) -> list[Case]:
         # selective_scan_ref is a Python loop over time: timed only as far as our own reference loop
         max_len = None if cuda else REFERENCE_MAX_LEN
         return Case("selective_scan", f"mamba_ssm:{function}", build, _requires(loader, cuda=cuda), max_len,
-                    profile_memory=cuda)
+                    profile_memory=cuda, upstream=True)
 
     return [case("selective_scan_ref", cuda=False), case("selective_scan_fn", cuda=True)]
 
@@ -187,7 +150,7 @@ def ssd_cases(make_inputs) -> list[Case]:
     """mamba_ssm's SSD: the minimal chunked torch version (any device) and the fused Triton kernel (CUDA)."""
 
     def build_minimal(T, s, device, dtype):
-        module, _ = import_mamba_ssm("modules.ssd_minimal")
+        module, _ = try_load("mamba_ssm.modules.ssd_minimal")
 
         def run(x):
             xs, dt, A, B, C = x
@@ -201,7 +164,7 @@ def ssd_cases(make_inputs) -> list[Case]:
         return make_inputs(T, s, device, dtype), run
 
     def build_fused(T, s, device, dtype):
-        module, _ = import_mamba_ssm("ops.triton.ssd_combined")
+        module, _ = try_load("mamba_ssm.ops.triton.ssd_combined")
 
         def run(x):
             xs, dt, A, B, C = x
@@ -211,9 +174,9 @@ def ssd_cases(make_inputs) -> list[Case]:
 
     return [
         Case("ssd", "mamba_ssm:ssd_minimal", build_minimal,
-                   _requires(lambda: import_mamba_ssm("modules.ssd_minimal"), cuda=False)),
+             _requires(lambda: try_load("mamba_ssm.modules.ssd_minimal"), cuda=False), upstream=True),
         Case("ssd", "mamba_ssm:chunk_scan_combined", build_fused,
-                   _requires(lambda: import_mamba_ssm("ops.triton.ssd_combined"), cuda=True)),
+             _requires(lambda: try_load("mamba_ssm.ops.triton.ssd_combined"), cuda=True), upstream=True),
     ]
 
 
@@ -221,7 +184,7 @@ def short_conv_cases(make_inputs) -> list[Case]:
     """causal_conv1d's CUDA kernel (channels-last input, as our [B, T, D] transposed)."""
 
     def build(T, s, device, dtype):
-        module, _ = optional_import("causal_conv1d")
+        module, _ = try_load("causal_conv1d")
 
         def run(x):
             out = module.causal_conv1d_fn(rearrange(x[0], "b t d -> b d t"), x[1], activation="silu")
@@ -229,4 +192,5 @@ def short_conv_cases(make_inputs) -> list[Case]:
 
         return make_inputs(T, s, device, dtype), run
 
-    return [Case("short_conv", "causal_conv1d", build, _requires(lambda: optional_import("causal_conv1d"), cuda=True))]
+    return [Case("short_conv", "causal_conv1d", build, _requires(lambda: try_load("causal_conv1d"), cuda=True),
+                 upstream=True)]

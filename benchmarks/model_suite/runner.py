@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -13,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from rich.progress import Progress
 
-from zoo.bench.lm_case import LM, ModelCase
-from zoo.bench.measure import measure, state_bytes
+from benchmarks.harness.measure import Measurement, measure, state_bytes, timed_call
+from benchmarks.model_suite.case import LM, ModelCase
 
 MEASURES = ("train", "decode", "state")
 # A training call slower than this (a Python loop over time at long T) gets one warm-up call and one timed call
@@ -52,6 +51,13 @@ def _mib(n: int) -> float:
     return round(n / 2**20, 3)
 
 
+def _timing(result: Measurement, tokens: int) -> dict:
+    """The measurement's fields, and tokens/s at its median, slowest and fastest call (`tokens` per call)."""
+    fields = result.record(digits=3)
+    rate = {"tokens_per_s": fields["ms"], "tokens_per_s_min": fields["ms_max"], "tokens_per_s_max": fields["ms_min"]}
+    return {**fields, **{key: round(tokens / ms * 1e3, 1) for key, ms in rate.items()}}
+
+
 def _train(lm: LM, case: ModelCase, length: int, plan: Plan, device: torch.device) -> dict:
     ids = torch.randint(0, plan.vocab_size, (plan.batch, length), device=device)
     parameters = list(lm.module.parameters())
@@ -65,18 +71,14 @@ def _train(lm: LM, case: ModelCase, length: int, plan: Plan, device: torch.devic
         for p in parameters:
             p.grad = None
 
-    drop_gradients()
-    started = time.perf_counter()
-    forward_backward()  # the first warm-up call; a slow model (a loop over time) is timed fewer times
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    slow = time.perf_counter() - started > SLOW_SECONDS
+    first_call_ms = timed_call(forward_backward, device, drop_gradients)  # a slow model is timed fewer times
+    slow = first_call_ms > SLOW_SECONDS * 1e3
     result = measure(forward_backward, device, reset=drop_gradients, min_seconds=plan.min_seconds,
-                     warmup=0 if slow else 1, min_repeats=1 if slow else 3,
+                     warmup=0 if slow else 1, min_repeats=1 if slow else 3, first_call_ms=first_call_ms,
                      peak_memory=case.profile_memory or device.type == "cuda")
     drop_gradients()
-    return {"ms": round(result.ms, 3), "tokens_per_s": round(plan.batch * length / result.ms * 1e3, 1),
-            "peak_mib": None if result.peak_bytes is None else _mib(result.peak_bytes), "repeats": result.repeats}
+    return {**_timing(result, plan.batch * length),
+            "peak_mib": None if result.peak_bytes is None else _mib(result.peak_bytes)}
 
 
 def _prompt(plan: Plan, batch: int, device: torch.device) -> torch.Tensor:
@@ -102,8 +104,7 @@ def _decode(lm: LM, batch: int, plan: Plan, device: torch.device) -> dict:
             token = logits.argmax(-1)
 
     result = measure(decode, device, reset=restore, peak_memory=False, warmup=1, min_seconds=plan.min_seconds)
-    return {"ms": round(result.ms, 3), "tokens_per_s": round(batch * plan.decode_tokens / result.ms * 1e3, 1),
-            "repeats": result.repeats}
+    return _timing(result, batch * plan.decode_tokens)
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.bench.case import anywhere
+from benchmarks.kernel_suite.case import anywhere
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""Model benchmark results: a PNG of throughput and memory, and tables with the ratios ours / upstream.
-(The JSON file is written by `zoo.bench.report.write_results`.)"""
+"""Model benchmark results: a figure of throughput (with its spread) and memory, and tables with the ratios
+ours / upstream. Records written before the spread was recorded carry only the median: they are drawn without
+a band and printed with "-" for the spread and the first call."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -36,13 +36,18 @@ def _tab20(index: int):
 
 
 def _lines(axis, records: list[dict], x: str, y: str, styles: dict) -> None:
-    series: dict[str, list] = defaultdict(list)
+    """One line per model; a band between `<y>_min` and `<y>_max` where the records have them."""
+    series: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         if r.get(y) is not None:
-            series[_label(r)].append((r[x], r[y]))
+            series[_label(r)].append(r)
     for label, points in series.items():
-        xs, ys = zip(*sorted(points))
-        axis.plot(xs, ys, label=label, **styles[label])
+        points.sort(key=lambda r: r[x])
+        axis.plot([r[x] for r in points], [r[y] for r in points], label=label, **styles[label])
+        spread = [r for r in points if f"{y}_min" in r]
+        if len(spread) > 1:
+            axis.fill_between([r[x] for r in spread], [r[f"{y}_min"] for r in spread], [r[f"{y}_max"] for r in spread],
+                              color=styles[label]["color"], alpha=0.15, linewidth=0)
 
 
 def _bars(axis, records: list[dict], styles: dict) -> None:
@@ -64,20 +69,20 @@ def _bars(axis, records: list[dict], styles: dict) -> None:
     axis.grid(alpha=0.3, which="both", axis="y")
 
 
-def plot_models(path: Path, records: list[dict], title: str) -> Path | None:
-    """Training tokens/s and peak memory against T, decoding tokens/s per batch size, and the decoding state's
-    memory against the context length."""
+def figure(records: list[dict], title: str):
+    """Training tokens/s (median, min-max band) and peak memory against T, decoding tokens/s per batch size, and
+    the decoding state's memory against the context length; None when nothing ran."""
     if not any("skipped" not in r for r in records):
         return None
     styles = _styles(records)
-    from matplotlib.figure import Figure  # imported when plotting: not on every `zoo` command's start-up
+    from matplotlib.figure import Figure  # imported when plotting, not when the benchmark starts
 
-    figure = Figure(figsize=(15, 11))
-    (train, memory), (decode, state) = figure.subplots(2, 2)
+    drawing = Figure(figsize=(15, 11))
+    (train, memory), (decode, state) = drawing.subplots(2, 2)
     _lines(train, _ran(records, "train"), "T", "tokens_per_s", styles)
     _lines(memory, _ran(records, "train"), "T", "peak_mib", styles)
     _lines(state, _ran(records, "state"), "context", "state_mib", styles)
-    for axis, ylabel, title_ in ((train, "training tokens/s (forward + backward)", "training throughput"),
+    for axis, ylabel, title_ in ((train, "training tokens/s (forward + backward)", "training throughput, min-max band"),
                                  (memory, "peak memory (MiB)", "training peak memory"),
                                  (state, "decoding state (MiB)", "decoding state memory, batch 1")):
         axis.set_xscale("log", base=2)
@@ -90,10 +95,9 @@ def plot_models(path: Path, records: list[dict], title: str) -> Path | None:
             axis.legend(fontsize=7)
     if _ran(records, "decode"):
         _bars(decode, _ran(records, "decode"), styles)
-    figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0, 1, 0.97))
-    figure.savefig(path, dpi=100)
-    return path
+    drawing.suptitle(title)
+    drawing.tight_layout(rect=(0, 0, 1, 0.97))
+    return drawing
 
 
 def _upstream(records: list[dict], measure: str, key: str) -> dict[tuple, dict]:
@@ -107,6 +111,14 @@ def _upstream(records: list[dict], measure: str, key: str) -> dict[tuple, dict]:
 
 def _ratio(ours: float | None, theirs: float | None) -> str:
     return "-" if ours is None or not theirs else f"{ours / theirs:.2f}"
+
+
+def _spread(r: dict) -> tuple[str, str, str]:
+    """The min-max tokens/s, the calls (warm-up + timed) and the first call's ms of a record, or "-"."""
+    if "tokens_per_s_min" not in r:
+        return "-", str(r.get("repeats", "-")), "-"
+    first = "-" if r.get("first_call_ms") is None else f"{r['first_call_ms']:,.1f}"
+    return f"{r['tokens_per_s_min']:,.0f}-{r['tokens_per_s_max']:,.0f}", f"{r['warmup']}+{r['repeats']}", first
 
 
 def _table(title: str, columns: list[str]) -> Table:
@@ -138,24 +150,27 @@ def print_model_tables(records: list[dict], console: Console | None = None) -> N
     """Training, decoding and state-memory tables; ratios ours / upstream (> 1: ours is faster, or bigger)."""
     console = console or Console()
     up = _upstream(records, "train", "T")
-    table = _table("training (forward + backward, LM loss)",
-                   ["family", "impl", "T", "tokens/s", "peak MiB", "ours/upstream tok/s", "ours/upstream mem"])
+    table = _table("training (forward + backward, LM loss; tokens/s at the median call)",
+                   ["family", "impl", "T", "tokens/s", "min-max", "calls", "first call ms", "peak MiB",
+                    "ours/upstream tok/s", "ours/upstream mem"])
     for r in _ran(records, "train"):
         theirs = up.get((r["family"], r["T"]), {}) if r["impl"] == "seqzoo" else {}
-        table.add_row(r["family"], r["impl"], str(r["T"]), f"{r['tokens_per_s']:,.0f}",
+        table.add_row(r["family"], r["impl"], str(r["T"]), f"{r['tokens_per_s']:,.0f}", *_spread(r),
                       "-" if r["peak_mib"] is None else f"{r['peak_mib']:.1f}",
                       _ratio(r["tokens_per_s"], theirs.get("tokens_per_s")),
                       _ratio(r["peak_mib"], theirs.get("peak_mib")))
     console.print(table)
 
     up = _upstream(records, "decode", "batch")
-    table = _table("decoding (greedy steps after the prompt)", ["family", "impl", "batch", "tokens/s",
-                                                                 "ours/upstream"])
+    table = _table("decoding (greedy steps after the prompt; tokens/s at the median run)",
+                   ["family", "impl", "batch", "tokens/s", "min-max", "calls", "first call ms", "ours/upstream"])
     for r in _ran(records, "decode"):
         theirs = up.get((r["family"], r["batch"]), {}) if r["impl"] == "seqzoo" else {}
-        table.add_row(r["family"], r["impl"], str(r["batch"]), f"{r['tokens_per_s']:,.0f}",
+        table.add_row(r["family"], r["impl"], str(r["batch"]), f"{r['tokens_per_s']:,.0f}", *_spread(r),
                       _ratio(r["tokens_per_s"], theirs.get("tokens_per_s")))
     console.print(table)
+    console.print("[dim]min-max: tokens/s of the slowest and fastest timed call; calls: warm-up + timed; first "
+                  "call: the first warm-up call; '-': not recorded (results from before spreads were kept)[/]")
 
     states = _ran(records, "state")
     contexts = sorted({r["context"] for r in states})

@@ -1,0 +1,1 @@
+"""What every benchmark shares: timing and peak memory, the machine's description, result files."""

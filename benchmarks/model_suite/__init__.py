@@ -1,0 +1,1 @@
+"""The model benchmark: every model family at one parameter count, beside the upstream models."""
