@@ -21,7 +21,10 @@ def _history(x: torch.Tensor, initial_state: torch.Tensor | None, width: int) ->
 def _conv(
     history: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str | None
 ) -> torch.Tensor:
-    """[B, D, W-1+T] history -> [B, T, D] outputs."""
+    """[B, D, W-1+T] history -> [B, T, D] outputs (T = 0 included, which F.conv1d refuses)."""
+    batch, dim, columns = history.shape
+    if columns < weight.shape[1]:
+        return history.new_empty(batch, 0, dim)
     y = F.conv1d(history, weight.unsqueeze(1), bias, groups=weight.shape[0])
     if activation == "silu":
         y = F.silu(y)

@@ -65,6 +65,6 @@ def short_conv_reference(
         tail = history[len(history) - (width - 1) :]
         finals.append(torch.stack(tail, dim=-1) if tail else x.new_zeros(x.shape[-1], 0))
 
-    y = torch.stack([torch.stack(row) for row in rows])
+    y = torch.stack([torch.stack(row) for row in rows]) if length else x.new_empty(batch, 0, x.shape[-1])
     final_state = torch.stack(finals) if output_final_state else None
     return y, final_state

@@ -93,6 +93,29 @@ def test_varlen_matches_separate_runs(seed, lengths, width, with_state, activati
     _check_against(y, final, y_ref, final_ref, _leaves(x, weight, bias, init), gen, seed)
 
 
+@pytest.mark.parametrize("varlen", [False, True], ids=["dense", "varlen"])
+@pytest.mark.parametrize("with_state", [False, True], ids=["zeros", "state"])
+@pytest.mark.parametrize(
+    "form", [short_conv_torch, short_conv_reference, short_conv], ids=["torch", "reference", "dispatch"]
+)
+def test_empty_sequences(seed, form, with_state, varlen):
+    """T = 0, as every other op takes it: an empty output, and the final state is the initial one (zeros
+    without one), its gradient passed straight back."""
+    gen = torch.Generator().manual_seed(seed)
+    batch, num_states = (1, 3) if varlen else (2, 2)
+    x, weight, bias, init = _inputs(gen, batch, 0, 4, num_states, with_state)
+    cu_seqlens = torch.zeros(num_states + 1, dtype=torch.int32) if varlen else None
+    y, final = form(
+        x, weight, bias, activation="silu", initial_state=init, output_final_state=True, cu_seqlens=cu_seqlens
+    )
+    assert y.shape == (batch, 0, DIM) and y.dtype == x.dtype, f"seed={seed}"
+    _close(final, init if with_state else torch.zeros(num_states, DIM, 3, dtype=x.dtype), seed, "final state")
+    if with_state:
+        d_final = torch.randn(final.shape, generator=gen, dtype=final.dtype)
+        (d_init,) = torch.autograd.grad(final, init, d_final)
+        _close(d_init, d_final, seed, "grad of initial_state")
+
+
 @pytest.mark.parametrize("activation", [None, "silu"])
 @pytest.mark.parametrize("width", [1, 2, 4])
 def test_step_matches_parallel(seed, width, activation):

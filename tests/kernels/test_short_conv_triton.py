@@ -122,6 +122,31 @@ def test_varlen_matches_reference(seed, lengths, width, with_state, activation):
     compare(seed, gen, inputs, activation=activation, cu_seqlens=cu_seqlens_of(lengths))
 
 
+@pytest.mark.parametrize("varlen", [False, True], ids=["dense", "varlen"])
+@pytest.mark.parametrize("with_state", [False, True], ids=["zeros", "state"])
+def test_empty_sequences(seed, with_state, varlen):
+    """T = 0, dense and packed: an empty y; the final state is the initial one (zeros without one), its
+    gradient passed straight back; zero gradients for the weight and bias."""
+    gen = torch.Generator().manual_seed(seed)
+    batch, num_states = (1, 3) if varlen else (2, 2)
+    inputs = make_inputs(gen, batch, 0, 40, 4, num_states if with_state else None)
+    x, weight, bias, h0 = (None if t is None else t.to(DEVICE, torch.float32).requires_grad_() for t in inputs)
+    y, final = short_conv_triton(
+        x, weight, bias, activation="silu", initial_state=h0, output_final_state=True,
+        cu_seqlens=cu_seqlens_of((0,) * num_states).to(DEVICE) if varlen else None,
+    )
+    assert y.shape == (batch, 0, 40), f"seed={seed}"
+    expected = torch.zeros(num_states, 40, 3, dtype=F64) if h0 is None else h0.detach().cpu().to(F64)
+    assert_close(final, expected, "final_state", seed, TOL32)
+    d_final = torch.randn(final.shape, generator=gen).to(DEVICE)
+    wrt = [weight, bias] + ([] if h0 is None else [h0])
+    grads = torch.autograd.grad((y, final), wrt, (torch.zeros_like(y), d_final), allow_unused=True)
+    for name, grad in zip(("weight", "bias"), grads):
+        assert grad is not None and not grad.any(), f"grad of {name} (seed={seed})"
+    if h0 is not None:
+        assert_close(grads[2], d_final.cpu().to(F64), "grad of initial_state", seed, TOL32)
+
+
 def test_several_d_blocks_and_rows(seed):
     gen = torch.Generator().manual_seed(seed)
     compare(seed, gen, make_inputs(gen, 3, 70, 40, 3, 3), activation="silu")
