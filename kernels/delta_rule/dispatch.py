@@ -16,9 +16,9 @@ def delta_rule(
     q: Tensor,
     k: Tensor,
     v: Tensor,
+    *,
     beta: Tensor,
     g: Tensor | None = None,
-    *,
     scale: float | None = None,
     initial_state: Tensor | None = None,
     output_final_state: bool = False,
@@ -41,6 +41,9 @@ def delta_rule(
     chunked torch otherwise), "torch" (chunked, WY/UT representation), "triton" (forced; CUDA, or CPU
     under TRITON_INTERPRET=1; chunked WY/UT kernels) or "reference" (the loop over time).
 
+    beta and g are keyword-only: they have one shape, and fla's chunk_gated_delta_rule takes them in the
+    other order (g, beta), so a positional call could swap them silently.
+
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an input
     is float64), or None unless output_final_state).
     """
@@ -62,12 +65,12 @@ def delta_rule(
         cu_seqlens=cu_seqlens, use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel,
     )
     if backend == "reference":
-        return delta_rule_reference(q, k, v, beta, g, **options)
+        return delta_rule_reference(q, k, v, beta=beta, g=g, **options)
     if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, beta, g, initial_state, chunk_size)):
         from .triton_delta import delta_rule_triton  # defines the kernels: after TRITON_INTERPRET is settled
 
-        return delta_rule_triton(q, k, v, beta, g, chunk_size=chunk_size, **options)
-    return delta_rule_chunked(q, k, v, beta, g, chunk_size=chunk_size, **options)
+        return delta_rule_triton(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)
+    return delta_rule_chunked(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)
 
 
 def _triton_applies(

@@ -13,10 +13,10 @@ def delta_rule_step(
     q_t: Tensor,
     k_t: Tensor,
     v_t: Tensor,
-    beta_t: Tensor,
-    state: Tensor | None = None,
     *,
+    beta_t: Tensor,
     g_t: Tensor | None = None,
+    state: Tensor | None = None,
     scale: float | None = None,
     use_qk_l2norm_in_kernel: bool = False,
 ) -> tuple[Tensor, Tensor]:
@@ -27,6 +27,7 @@ def delta_rule_step(
     q_t, k_t: [B, H, K]; v_t: [B, H, V]; beta_t: [B, H]; g_t: [B, H] log-decay (any sign) or None (no decay);
     state: [B, H, K, V] (zeros when None); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
     L2-normalise q_t and k_t first. Computes in float64 when an input is float64, else float32.
+    beta_t and g_t are keyword-only (one shape, and fla orders them g, beta), as in `delta_rule`.
 
     Returns (o_t [B, H, V] in q_t's dtype, new state [B, H, K, V] in the compute dtype).
     """

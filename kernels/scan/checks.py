@@ -76,10 +76,8 @@ def check_ssd_inputs(
             f"{op}: the number of heads H = {heads} (from x) must be a multiple of "
             f"the number of groups G = {groups} (from B)"
         )
-    if D is not None and D.ndim == 2:
-        check_shape(op, "D", D, "H, P", [heads, head_dim], "x")
-    elif D is not None:
-        check_shape(op, "D", D, "H", [heads], "x")
+    if D is not None:
+        check_shape_one_of(op, "D", D, [("H", [heads]), ("H, P", [heads, head_dim])], "x")
     if z is not None:
         check_shape(op, "z", z, f"{lead}, H, P", x.shape, "x")
     if dt_bias is not None:

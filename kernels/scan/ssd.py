@@ -69,9 +69,9 @@ def ssd_scan(
     A: Tensor,
     B: Tensor,
     C: Tensor,
+    *,
     D: Tensor | None = None,
     z: Tensor | None = None,
-    *,
     dt_bias: Tensor | None = None,
     dt_softplus: bool = False,
     dt_limit: tuple[float, float] = _NO_LIMIT,
@@ -89,7 +89,8 @@ def ssd_scan(
     dt is processed as dt + dt_bias, then softplus if dt_softplus, then clamped to dt_limit (the default
     (0, inf) clamps a negative dt to 0, as mamba_ssm does). initial_state: [N_seq, H, N, P], N_seq = B, or the number of sequences in
     cu_seqlens ([N_seq + 1], B == 1). Note the state layout [.., H, N, P]: the transpose of
-    mamba_ssm's [.., H, P, N]. chunk_size and backend as in `scan`.
+    mamba_ssm's [.., H, P, N]. chunk_size and backend as in `scan`. D and z are keyword-only: z has x's shape,
+    and mamba_ssm's sixth positional argument is chunk_size.
     Computes in float64 when an input is float64, else float32.
 
     Returns (y [B, T, H, P] in x's dtype, final_state [N_seq, H, N, P] or None unless output_final_state).
@@ -123,9 +124,9 @@ def ssd_step(
     A: Tensor,
     B_t: Tensor,
     C_t: Tensor,
+    *,
     D: Tensor | None = None,
     z_t: Tensor | None = None,
-    *,
     dt_bias: Tensor | None = None,
     dt_softplus: bool = False,
     dt_limit: tuple[float, float] = _NO_LIMIT,

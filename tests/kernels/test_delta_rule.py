@@ -42,7 +42,7 @@ def delta_inputs(batch, length, num_states, *, gated, l2norm, heads=3, key_dim=8
 
 def run_and_grads(fn, leaves, d_out, d_state, **options):
     q, k, v, beta, g, h0 = leaves
-    out, state = fn(q, k, v, beta, g, initial_state=h0, output_final_state=True, **options)
+    out, state = fn(q, k, v, beta=beta, g=g, initial_state=h0, output_final_state=True, **options)
     loss = (out * d_out).sum() + (state * d_state).sum()
     grads = torch.autograd.grad(loss, [t for t in leaves if t is not None])
     return out, state, grads
@@ -76,11 +76,11 @@ def test_chunked_matches_reference(seed, length, chunk_size, gated, l2norm):
 
 def test_chunked_matches_reference_without_initial_state_and_with_scale(seed):
     q, k, v, beta, g, _ = delta_inputs(1, 37, None, gated=True, l2norm=False)
-    expected = delta_rule_reference(q, k, v, beta, g, scale=0.7, output_final_state=True)
-    actual = delta_rule_chunked(q, k, v, beta, g, scale=0.7, output_final_state=True, chunk_size=16)
+    expected = delta_rule_reference(q, k, v, beta=beta, g=g, scale=0.7, output_final_state=True)
+    actual = delta_rule_chunked(q, k, v, beta=beta, g=g, scale=0.7, output_final_state=True, chunk_size=16)
     assert_close(actual[0], expected[0], "output", seed)
     assert_close(actual[1], expected[1], "final state", seed)
-    assert delta_rule_chunked(q, k, v, beta, g)[1] is None
+    assert delta_rule_chunked(q, k, v, beta=beta, g=g)[1] is None
 
 
 @pytest.mark.parametrize("gated", [False, True])
@@ -93,10 +93,10 @@ def test_varlen_matches_reference_and_separate_sequences(seed, gated):
 
     # Against each sequence run on its own.
     q, k, v, beta, g, h0 = (t if t is None else t.detach() for t in leaves)
-    out, state = delta_rule_chunked(q, k, v, beta, g, initial_state=h0, output_final_state=True, **options)
+    out, state = delta_rule_chunked(q, k, v, beta=beta, g=g, initial_state=h0, output_final_state=True, **options)
     for i, (s, e) in enumerate(zip(cu_seqlens.tolist(), cu_seqlens.tolist()[1:])):
         o_i, s_i = delta_rule_reference(
-            q[:, s:e], k[:, s:e], v[:, s:e], beta[:, s:e], None if g is None else g[:, s:e],
+            q[:, s:e], k[:, s:e], v[:, s:e], beta=beta[:, s:e], g=None if g is None else g[:, s:e],
             initial_state=h0[i : i + 1], output_final_state=True, use_qk_l2norm_in_kernel=True,
         )
         assert_close(out[:, s:e], o_i, f"output of sequence {i}", seed)
@@ -108,13 +108,14 @@ def test_varlen_matches_reference_and_separate_sequences(seed, gated):
 def test_step_matches_parallel(seed, gated, l2norm):
     q, k, v, beta, g, h0 = (t if t is None else t.detach() for t in delta_inputs(2, 23, 2, gated=gated, l2norm=l2norm))
     expected, expected_state = delta_rule(
-        q, k, v, beta, g, initial_state=h0, output_final_state=True, use_qk_l2norm_in_kernel=l2norm, chunk_size=8
+        q, k, v, beta=beta, g=g, initial_state=h0, output_final_state=True, use_qk_l2norm_in_kernel=l2norm,
+        chunk_size=8,
     )
     state, outs = h0, []
     for t in range(q.shape[1]):
         o_t, state = delta_rule_step(
-            q[:, t], k[:, t], v[:, t], beta[:, t], state,
-            g_t=None if g is None else g[:, t], use_qk_l2norm_in_kernel=l2norm,
+            q[:, t], k[:, t], v[:, t], beta_t=beta[:, t], g_t=None if g is None else g[:, t], state=state,
+            use_qk_l2norm_in_kernel=l2norm,
         )
         outs.append(o_t)
     assert_close(torch.stack(outs, dim=1), expected, "step outputs", seed)
@@ -124,7 +125,7 @@ def test_step_matches_parallel(seed, gated, l2norm):
 def test_step_from_zero_state_and_dtypes(seed):
     q, k, v = torch.randn(2, 3, 4), F.normalize(torch.randn(2, 3, 4), dim=-1), torch.randn(2, 3, 6)
     beta = torch.rand(2, 3)
-    o, state = delta_rule_step(q.half(), k, v, beta)
+    o, state = delta_rule_step(q.half(), k, v, beta_t=beta)
     assert o.dtype == torch.float16 and state.dtype == torch.float32 and state.shape == (2, 3, 4, 6)
     expected = (beta[..., None, None] * k[..., :, None] * v[..., None, :])  # one update of a zero state
     assert_close(state, expected, "first state", seed, rtol=1e-6, atol=1e-6)
@@ -133,14 +134,14 @@ def test_step_from_zero_state_and_dtypes(seed):
 def test_backends_agree_and_dtypes(seed):
     q, k, v, beta, g, h0 = (t.detach().float() for t in delta_inputs(1, 50, 1, gated=True, l2norm=True))
     results = {
-        backend: delta_rule(q, k, v, beta, g, initial_state=h0, output_final_state=True,
+        backend: delta_rule(q, k, v, beta=beta, g=g, initial_state=h0, output_final_state=True,
                             use_qk_l2norm_in_kernel=True, chunk_size=16, backend=backend)
         for backend in ("auto", "torch", "reference")
     }
     for backend in ("auto", "torch"):
         assert_close(results[backend][0], results["reference"][0], f"{backend} output", seed, rtol=1e-4, atol=1e-4)
         assert_close(results[backend][1], results["reference"][1], f"{backend} state", seed, rtol=1e-4, atol=1e-4)
-    out, state = delta_rule(q.bfloat16(), k.bfloat16(), v.bfloat16(), beta, g, output_final_state=True)
+    out, state = delta_rule(q.bfloat16(), k.bfloat16(), v.bfloat16(), beta=beta, g=g, output_final_state=True)
     assert out.dtype == torch.bfloat16 and state.dtype == torch.float32
 
 
@@ -186,9 +187,19 @@ def test_validation_errors(changes, message):
         delta_rule(**inputs, **options)
 
 
+def test_gates_are_keyword_only():
+    """beta and g have one shape [B, T, H] and fla orders them (g, beta): positionally they could swap silently."""
+    q, k, v, beta, g, _ = (t if t is None else t.detach() for t in delta_inputs(1, 4, None, gated=True, l2norm=False))
+    for form in (delta_rule, delta_rule_chunked, delta_rule_reference):
+        with pytest.raises(TypeError, match="positional argument"):
+            form(q, k, v, beta, g)
+    with pytest.raises(TypeError, match="positional argument"):
+        delta_rule_step(q[:, 0], k[:, 0], v[:, 0], beta[:, 0])
+
+
 def test_step_validation_errors():
     q, k, v, beta = torch.randn(2, 3, 4), torch.randn(2, 3, 4), torch.randn(2, 3, 5), torch.rand(2, 3)
     with pytest.raises(ValueError, match=r"delta_rule_step: g_t has shape \(2, 3, 4\) but expected \(B, H\)"):
-        delta_rule_step(q, k, v, beta, g_t=torch.zeros(2, 3, 4))
+        delta_rule_step(q, k, v, beta_t=beta, g_t=torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match=r"delta_rule_step: state has shape \(2, 3, 5, 4\)"):
-        delta_rule_step(q, k, v, beta, torch.zeros(2, 3, 5, 4))
+        delta_rule_step(q, k, v, beta_t=beta, state=torch.zeros(2, 3, 5, 4))

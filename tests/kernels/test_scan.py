@@ -303,7 +303,7 @@ def test_ssd_matches_loop(seed, config):
 
     def ours():
         return ssd_scan(
-            x, dt, A, B, C, D, z,
+            x, dt, A, B, C, D=D, z=z,
             dt_bias=dt_bias, initial_state=h0, output_final_state=True, chunk_size=16, **flags,
         )
 
@@ -324,11 +324,11 @@ def test_ssd_varlen_matches_separate_sequences(seed):
     x, dt, A, B, C, D, z, dt_bias, h0 = detached(ssd_inputs(1, sum(lengths), len(lengths)))
     flags = dict(dt_bias=dt_bias, dt_softplus=True, output_final_state=True, chunk_size=16)
     cu_seqlens = torch.tensor([0, 21, 61, 64])
-    y, s = ssd_scan(x, dt, A, B, C, D, z, initial_state=h0, cu_seqlens=cu_seqlens, **flags)
+    y, s = ssd_scan(x, dt, A, B, C, D=D, z=z, initial_state=h0, cu_seqlens=cu_seqlens, **flags)
     for i, (start, end) in enumerate(zip(cu_seqlens.tolist(), cu_seqlens[1:].tolist())):
         part = slice(start, end)
         y_i, s_i = ssd_scan(
-            x[:, part], dt[:, part], A, B[:, part], C[:, part], D, z[:, part],
+            x[:, part], dt[:, part], A, B[:, part], C[:, part], D=D, z=z[:, part],
             initial_state=h0[i : i + 1], **flags,
         )
         assert_close(y[:, part], y_i, f"y of sequence {i}", seed)
@@ -376,11 +376,11 @@ def test_ssd_step_matches_parallel(seed):
     x, dt, A, B, C, D, z, dt_bias, h0 = detached(ssd_inputs(2, 29, 2))
     flags = dict(dt_bias=dt_bias, dt_softplus=True, dt_limit=(0.3, 1.5))
     y_ref, s_ref = ssd_scan(
-        x, dt, A, B, C, D, z, initial_state=h0, output_final_state=True, chunk_size=16, **flags
+        x, dt, A, B, C, D=D, z=z, initial_state=h0, output_final_state=True, chunk_size=16, **flags
     )
     state, ys = h0, []
     for t in range(x.shape[1]):
-        y_t, state = ssd_step(x[:, t], dt[:, t], A, B[:, t], C[:, t], D, z[:, t], state=state, **flags)
+        y_t, state = ssd_step(x[:, t], dt[:, t], A, B[:, t], C[:, t], D=D, z_t=z[:, t], state=state, **flags)
         ys.append(y_t)
     assert_close(torch.stack(ys, dim=1), y_ref, "stepped y", seed)
     assert_close(state, s_ref, "stepped state", seed)
@@ -465,6 +465,15 @@ def test_a_growing_log_decay_is_an_error_for_the_chunked_form_and_runs_in_the_lo
     assert_close(state, s_ref, "stepped state", seed)
 
 
+def test_ssd_skip_and_gate_are_keyword_only():
+    """z has x's shape, and mamba_ssm's sixth positional argument is chunk_size: D and z go by name."""
+    x, dt, A, B, C, D, z, *_ = detached(ssd_inputs(1, 5, None))
+    with pytest.raises(TypeError, match="positional argument"):
+        ssd_scan(x, dt, A, B, C, D, z)
+    with pytest.raises(TypeError, match="positional argument"):
+        ssd_step(x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D, z[:, 0])
+
+
 def test_ssd_with_a_positive_A_is_an_error_naming_it_except_for_the_loop():
     x, dt, A, B, C, *_ = detached(ssd_inputs(1, 5, None, gated=False))
     A = A.clone()
@@ -514,7 +523,11 @@ SSD_ERRORS = {
         dict(B=torch.randn(2, 5, 3, 6), C=torch.randn(2, 5, 3, 6)),
         "H = 4 (from x) must be a multiple of the number of groups G = 3",
     ),
-    "D": (dict(D=torch.randn(4, 2)), "ssd_scan: D has shape (4, 2) but expected (H, P) = (4, 3) from x"),
+    "D": (
+        dict(D=torch.randn(4, 2)),
+        "ssd_scan: D has shape (4, 2) but expected (H) = (4) or (H, P) = (4, 3) from x",
+    ),
+    "D-not-a-tensor": (dict(D=64), "ssd_scan: D must be a tensor (H), got int"),
     "z": (
         dict(z=torch.randn(2, 5, 4, 2)),
         "ssd_scan: z has shape (2, 5, 4, 2) but expected (B, T, H, P) = (2, 5, 4, 3) from x",
@@ -541,7 +554,7 @@ def test_ssd_step_rejects_bad_state():
     x, dt, A, B, C, D, z, dt_bias, h0 = detached(ssd_inputs(2, 1, 2))
     expected = "ssd_step: state has shape (2, 4, 3, 6) but expected (N_seq, H, N, P) = (2, 4, 6, 3)"
     with pytest.raises(ValueError, match=re.escape(expected)):
-        ssd_step(x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D, z[:, 0], state=h0.transpose(-1, -2))
+        ssd_step(x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D=D, z_t=z[:, 0], state=h0.transpose(-1, -2))
 
 
 # ---------------------------------------------------------------------------------------------------------

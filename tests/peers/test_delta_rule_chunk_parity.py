@@ -119,11 +119,13 @@ def test_delta_rule_matches_fla_chunk(precision, case, compare):
     ours = fresh(inputs)
     forms = {
         "reference": (exact, delta_rule_reference(
-            *(exact[n] for n in NAMES[:5]), initial_state=exact["initial_state"], output_final_state=True,
+            *(exact[n] for n in NAMES[:3]), beta=exact["beta"], g=exact["g"], initial_state=exact["initial_state"],
+            output_final_state=True,
             cu_seqlens=cu_seqlens("cpu"), **options,
         )),
         "triton": (ours, delta_rule(
-            *(ours[n] for n in NAMES[:5]), initial_state=ours["initial_state"], output_final_state=True,
+            *(ours[n] for n in NAMES[:3]), beta=ours["beta"], g=ours["g"], initial_state=ours["initial_state"],
+            output_final_state=True,
             cu_seqlens=cu_seqlens(device), chunk_size=32, backend="triton", **options,
         )),
     }

@@ -69,7 +69,7 @@ def test_delta_rule_matches_fla_naive(form, gated, compare):
         )
         out_ref = out_ref.transpose(1, 2)
     out, final = FORMS[form](
-        inputs["q"], inputs["k"], inputs["v"], inputs["beta"], inputs["g"],
+        inputs["q"], inputs["k"], inputs["v"], beta=inputs["beta"], g=inputs["g"],
         initial_state=inputs["h0"], output_final_state=True,
     )
     compare(out, out_ref, "output", **FWD_TOL)

@@ -59,7 +59,7 @@ def test_ssd_scan_matches_mamba_chunk_scan_combined(dt_softplus, dt_limit, compa
     )
     ours = {name: t.detach().clone().requires_grad_() for name, t in inputs.items()}
     out, final = ssd_scan(
-        ours["x"], ours["dt"], ours["A"], ours["B"], ours["C"], ours["D"], ours["z"],
+        ours["x"], ours["dt"], ours["A"], ours["B"], ours["C"], D=ours["D"], z=ours["z"],
         dt_bias=ours["dt_bias"], dt_softplus=dt_softplus, dt_limit=dt_limit,
         initial_state=ours["initial_states"].transpose(-1, -2),  # ours is [B, H, N, P]
         output_final_state=True, chunk_size=8, backend="torch",
@@ -94,7 +94,7 @@ def test_ssd_scan_varlen_matches_mamba_chunk_scan_combined(compare):
         )
     ours = {name: t.detach().clone().requires_grad_() for name, t in inputs.items()}
     out, final = ssd_scan(
-        ours["x"], ours["dt"], ours["A"], ours["B"], ours["C"], ours["D"], ours["z"],
+        ours["x"], ours["dt"], ours["A"], ours["B"], ours["C"], D=ours["D"], z=ours["z"],
         dt_bias=ours["dt_bias"], dt_softplus=True, cu_seqlens=cu_seqlens,
         output_final_state=True, chunk_size=8, backend="torch",
     )
