@@ -98,11 +98,11 @@ _RUNNERS: dict[str, tuple[Builder, Runner]] = {
     ),
     "delta_rule": (
         delta_rule_inputs,
-        lambda x, b: kernels.delta_rule(*x, use_qk_l2norm_in_kernel=True, backend=b)[0],
+        lambda x, b: kernels.delta_rule(*x[:3], beta=x[3], use_qk_l2norm_in_kernel=True, backend=b)[0],
     ),
     "gated_delta_rule": (
         gated_delta_rule_inputs,
-        lambda x, b: kernels.delta_rule(*x, use_qk_l2norm_in_kernel=True, backend=b)[0],
+        lambda x, b: kernels.delta_rule(*x[:3], beta=x[3], g=x[4], use_qk_l2norm_in_kernel=True, backend=b)[0],
     ),
     "slstm": (slstm_inputs, lambda x, b: kernels.slstm(*x, backend=b)[0]),
     "short_conv": (short_conv_inputs, lambda x, b: kernels.short_conv(x[0], x[1], activation="silu", backend=b)[0]),

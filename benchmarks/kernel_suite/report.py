@@ -84,7 +84,8 @@ def print_table(records: list[dict], console: Console | None = None) -> None:
     table = Table(title="forward + backward (ms: median of the timed calls after the warm-up)")
     widths = {"op": max((len(r["op"]) for r in records), default=2), "impl": max((len(r["impl"]) for r in records), default=4)}
     for column in ("op", "impl", "T", "ms", "min-max", "calls", "first call", "peak MiB", "x fastest"):
-        table.add_column(column, justify="left" if column in widths else "right", min_width=widths.get(column))
+        table.add_column(column, justify="left" if column in widths else "right", min_width=widths.get(column),
+                         overflow="fold")  # a narrow terminal wraps numbers instead of cutting them
     for record in _ran(records):
         spread = f"{record['ms_min']:.2f}-{record['ms_max']:.2f}" if "ms_min" in record else "-"
         calls = f"{record['warmup']}+{record['repeats']}" if "warmup" in record else str(record.get("repeats", "-"))

@@ -124,7 +124,8 @@ def _spread(r: dict) -> tuple[str, str, str]:
 def _table(title: str, columns: list[str]) -> Table:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, justify="left" if column in ("family", "impl") else "right")
+        table.add_column(column, justify="left" if column in ("family", "impl") else "right",
+                         overflow="fold")  # a narrow terminal wraps numbers instead of cutting them
     return table
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from triton_checks import DEVICE, assert_close, poisoned
+from triton_checks import DEVICE, assert_close, half_precisions, poisoned
 from zoo.kernels.attention.mask import BigBirdLayout, MaskSpec, bigbird, longformer, sliding_window
 from zoo.kernels.attention.reference import attention_reference
 from zoo.kernels.attention.tiles import tile_table
@@ -145,8 +145,9 @@ def test_head_dims_not_powers_of_two_and_unwritten_entries(seed, monkeypatch, di
     compare(seed, MASKS["bigbird-causal"], 2, 33, 45, 2, 2, *dims)
 
 
-def test_float16_inputs(seed):
-    compare(seed, MASKS["combination-causal"], 2, 50, 50, 2, 1, 16, 16, dtype=torch.float16, tol=TOL16)
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision_inputs(seed, dtype, tol):
+    compare(seed, MASKS["combination-causal"], 2, 50, 50, 2, 1, 16, 16, dtype=dtype, tol=tol)
 
 
 def test_gradient_from_o_or_lse_alone(seed):

@@ -18,7 +18,7 @@ import os
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from triton_checks import DEVICE, assert_close, poisoned  # noqa: E402
+from triton_checks import DEVICE, assert_close, half_precisions, poisoned  # noqa: E402
 from zoo.kernels.scan import mlstm_chunked, mlstm_reference, mlstm_scan  # noqa: E402
 from zoo.kernels.scan.triton_mlstm import mlstm_triton  # noqa: E402
 
@@ -189,8 +189,9 @@ def test_gradient_from_part_of_the_final_state(seed):
         assert_close(grad, grad_ref, f"d{name}", seed, TOL32)
 
 
-def test_float16_inputs(seed):
-    compare(seed, make_inputs(2, 40, 16, 16, 2), chunk_size=16, dtype=torch.float16, tol=TOL16)
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision_inputs(seed, dtype, tol):
+    compare(seed, make_inputs(2, 40, 16, 16, 2), chunk_size=16, dtype=dtype, tol=tol)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from triton_checks import DEVICE, assert_close, poisoned  # noqa: E402
+from triton_checks import DEVICE, assert_close, half_precisions, poisoned  # noqa: E402
 from zoo.kernels.scan import scan_reference  # noqa: E402
 from zoo.kernels.scan import triton_scan  # noqa: E402
 from zoo.kernels.scan.triton_scan import scan_triton  # noqa: E402
@@ -114,8 +114,9 @@ def test_without_final_state(seed):
     compare(seed, make_inputs(2, 40, 2, 16, 16, 2), chunk_size=16, final_state=False)
 
 
-def test_float16_inputs(seed):
-    compare(seed, make_inputs(2, 40, 2, 16, 16, 2), chunk_size=16, dtype=torch.float16, tol=TOL16)
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision_inputs(seed, dtype, tol):
+    compare(seed, make_inputs(2, 40, 2, 16, 16, 2), chunk_size=16, dtype=dtype, tol=tol)
 
 
 def test_rejects_what_the_kernels_do_not_take():

@@ -27,6 +27,8 @@ from zoo.kernels.selective_scan import selective_scan, selective_scan_chunked, s
 from zoo.kernels.selective_scan import triton_selective  # noqa: E402
 from zoo.kernels.selective_scan.triton_selective import selective_scan_triton  # noqa: E402
 
+from triton_checks import half_precisions  # noqa: E402
+
 pytestmark = pytest.mark.interpreter
 
 if not triton_selective.INTERPRET and not torch.cuda.is_available():
@@ -199,9 +201,10 @@ def test_softplus_at_its_extremes(seed):
     compare(seed, gen, make_inputs(gen, 1, 12, 1, delta_scale=15.0), delta_softplus=True)
 
 
-def test_float16(seed):
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision(seed, dtype, tol):
     gen = torch.Generator().manual_seed(seed)
-    compare(seed, gen, make_inputs(gen, 1, 65, 1, groups=2), dtype=torch.float16, tol=TOL16, sum_tol=TOL16,
+    compare(seed, gen, make_inputs(gen, 1, 65, 1, groups=2), dtype=dtype, tol=tol, sum_tol=tol,
             delta_softplus=True)
 
 

@@ -23,6 +23,8 @@ from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_
 from zoo.kernels.short_conv import triton_conv  # noqa: E402
 from zoo.kernels.short_conv.triton_conv import short_conv_triton  # noqa: E402
 
+from triton_checks import half_precisions  # noqa: E402
+
 pytestmark = pytest.mark.interpreter
 
 if not triton_conv.INTERPRET and not torch.cuda.is_available():
@@ -173,9 +175,10 @@ def test_gradient_through_one_output(seed, grad_y, final_state):
             cu_seqlens=cu_seqlens_of(lengths))
 
 
-def test_float16(seed):
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision(seed, dtype, tol):
     gen = torch.Generator().manual_seed(seed)
-    compare(seed, gen, make_inputs(gen, 2, 65, 8, 4, 2), dtype=torch.float16, tol=TOL16, sum_tol=TOL16,
+    compare(seed, gen, make_inputs(gen, 2, 65, 8, 4, 2), dtype=dtype, tol=tol, sum_tol=tol,
             activation="silu")
 
 

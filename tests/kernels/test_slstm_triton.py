@@ -30,7 +30,7 @@ from zoo.kernels.slstm import slstm, slstm_recurrent, slstm_reference
 from zoo.kernels.slstm import triton_slstm
 from zoo.kernels.slstm.triton_slstm import slstm_triton
 
-from triton_checks import DEVICE, assert_close, poisoned
+from triton_checks import DEVICE, assert_close, half_precisions, poisoned
 
 pytestmark = pytest.mark.interpreter
 
@@ -198,9 +198,10 @@ def test_huge_input_gates(form, seed):
     compare(seed, gen, inputs)
 
 
-def test_float16(form, seed):
+@pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))
+def test_half_precision(form, seed, dtype, tol):
     gen = torch.Generator().manual_seed(seed)
-    compare(seed, gen, make_inputs(gen, 1, 33, 1), dtype=torch.float16, tol=TOL16)
+    compare(seed, gen, make_inputs(gen, 1, 33, 1), dtype=dtype, tol=tol)
 
 
 def test_empty_batch_returns_the_initial_state(form, seed):
