@@ -69,10 +69,12 @@ def compare(seed, inputs, *, dtype=torch.float32, tol=TOL32, final_state=True, s
     oracle = [None if x is None else x.detach().cpu().to(F64).requires_grad_() for x in leaves]
     cu = options.pop("cu_seqlens", None)
 
-    o, state = delta_rule_triton(*leaves[:5], initial_state=leaves[5], output_final_state=final_state,
+    o, state = delta_rule_triton(*leaves[:3], beta=leaves[3], g=leaves[4], initial_state=leaves[5],
+                                 output_final_state=final_state,
                                  cu_seqlens=None if cu is None else cu.to(DEVICE), **options)
     options.pop("chunk_size", None)
-    o_ref, state_ref = delta_rule_reference(*oracle[:5], initial_state=oracle[5], output_final_state=True,
+    o_ref, state_ref = delta_rule_reference(*oracle[:3], beta=oracle[3], g=oracle[4], initial_state=oracle[5],
+                                            output_final_state=True,
                                             cu_seqlens=cu, **options)
     assert o.dtype == dtype and o.shape == o_ref.shape
     d_out = torch.randn(o_ref.shape, dtype=F64)
@@ -162,16 +164,16 @@ def test_rejects_what_the_kernels_do_not_take():
     beta = torch.rand(1, 4, 1, device=DEVICE)
     for bad in (8, 48, 128):
         with pytest.raises(ValueError, match=r"chunk_size must be one of \(16, 32, 64\)"):
-            delta_rule_triton(q, q, v, beta, chunk_size=bad)
+            delta_rule_triton(q, q, v, beta=beta, chunk_size=bad)
     with pytest.raises(ValueError, match="beta has dtype torch.float64"):
-        delta_rule_triton(q, q, v, beta.double())
+        delta_rule_triton(q, q, v, beta=beta.double())
     wide = torch.randn(1, 4, 1, 257, device=DEVICE)
     with pytest.raises(ValueError, match="key dimension K = 257 exceeds 256"):
-        delta_rule_triton(wide, wide, v, beta)
+        delta_rule_triton(wide, wide, v, beta=beta)
     with pytest.raises(ValueError, match=r"g has shape \(1, 4, 1, 16\) but expected \(B, T, H\)"):
-        delta_rule_triton(q, q, v, beta, q)
+        delta_rule_triton(q, q, v, beta=beta, g=q)
     with pytest.raises(ValueError, match=r"delta_rule_triton: g has entries > 0 \(the largest is 0.5\)"):
-        delta_rule_triton(q, q, v, beta, torch.full_like(beta, 0.5))
+        delta_rule_triton(q, q, v, beta=beta, g=torch.full_like(beta, 0.5))
 
 
 def test_dispatch_routes_triton_and_keeps_auto_on_torch_for_cpu_tensors():
@@ -180,15 +182,15 @@ def test_dispatch_routes_triton_and_keeps_auto_on_torch_for_cpu_tensors():
     q, v = torch.randn(1, 40, 2, 16), torch.randn(1, 40, 2, 16)
     k = F.normalize(torch.randn(1, 40, 2, 16), dim=-1)
     beta, g = torch.rand(1, 40, 2), -torch.rand(1, 40, 2)
-    forced, _ = delta_rule(q, k, v, beta, g, backend="triton", chunk_size=16)
-    direct, _ = delta_rule_triton(q, k, v, beta, g, chunk_size=16)
+    forced, _ = delta_rule(q, k, v, beta=beta, g=g, backend="triton", chunk_size=16)
+    direct, _ = delta_rule_triton(q, k, v, beta=beta, g=g, chunk_size=16)
     assert torch.equal(forced, direct)
-    auto, _ = delta_rule(q, k, v, beta, g, chunk_size=16)
-    assert torch.equal(auto, delta_rule_chunked(q, k, v, beta, g, chunk_size=16)[0])
-    doubles = [t.double() for t in (q, k, v, beta, g)]
-    auto64, _ = delta_rule(*doubles, chunk_size=16)
+    auto, _ = delta_rule(q, k, v, beta=beta, g=g, chunk_size=16)
+    assert torch.equal(auto, delta_rule_chunked(q, k, v, beta=beta, g=g, chunk_size=16)[0])
+    q, k, v, beta, g = (t.double() for t in (q, k, v, beta, g))
+    auto64, _ = delta_rule(q, k, v, beta=beta, g=g, chunk_size=16)
     assert auto64.dtype == F64
-    assert torch.equal(auto64, delta_rule_chunked(*doubles, chunk_size=16)[0])
+    assert torch.equal(auto64, delta_rule_chunked(q, k, v, beta=beta, g=g, chunk_size=16)[0])
 
 
 def test_forcing_triton_on_cpu_without_the_interpreter_is_a_clear_error(monkeypatch):
@@ -198,4 +200,4 @@ def test_forcing_triton_on_cpu_without_the_interpreter_is_a_clear_error(monkeypa
     monkeypatch.setattr(triton_delta, "_INTERPRET", False)
     q, v, beta = torch.randn(1, 4, 1, 16), torch.randn(1, 4, 1, 16), torch.rand(1, 4, 1)
     with pytest.raises(ValueError, match="Triton needs CUDA, or TRITON_INTERPRET=1"):
-        delta_rule(q, q, v, beta, backend="triton", chunk_size=16)
+        delta_rule(q, q, v, beta=beta, backend="triton", chunk_size=16)
