@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..varlen import pad_packed, unpad_to_packed
 from .chunked import _to_chunks
-from .mlstm_gates import log_forget_gate
+from .mlstm_gates import log_forget_gate, stabiliser_floor
 from .mlstm_step import MLSTMState, zero_state
 from ..precision import accumulation_dtype
 
@@ -74,7 +74,7 @@ def _chunk_mlstm(
     scores = (q @ k.transpose(-1, -2)) * (log_d - m_t[..., None]).exp()  # [N, H, n, C, C]
     out = scores @ v + (q * (from_state - m_t).exp()[..., None]) @ starts  # [N, H, n, C, V + 1]
     numerator, qn = out[..., :value_dim], out[..., value_dim]
-    h = numerator / (torch.maximum(qn.abs(), (-m_t).exp()) + eps)[..., None]
+    h = numerator / (torch.maximum(qn.abs(), stabiliser_floor(m_t)) + eps)[..., None]
 
     h = h.reshape(batch, heads, num_chunks * chunk_size, value_dim)[:, :, :length]
     final_state = (memory[..., :value_dim], memory[..., value_dim], m)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from .checks import check_mlstm_inputs, check_mlstm_options
-from .mlstm_gates import log_forget_gate
+from .mlstm_gates import log_forget_gate, stabiliser_floor
 from ..precision import accumulation_dtype
 
 MLSTMState = tuple[Tensor, Tensor, Tensor]
@@ -33,7 +33,7 @@ def mlstm_cell(
     C = decay[..., None, None] * C + (gain[..., None] * k_t)[..., :, None] * v_t[..., None, :]
     n = decay[..., None] * n + gain[..., None] * k_t
     numerator = torch.einsum("bhkv,bhk->bhv", C, q_t)
-    denominator = torch.maximum((n * q_t).sum(-1).abs(), (-m_new).exp()) + eps
+    denominator = torch.maximum((n * q_t).sum(-1).abs(), stabiliser_floor(m_new)) + eps
     return numerator / denominator[..., None], (C, n, m_new)
 
 

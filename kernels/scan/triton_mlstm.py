@@ -57,6 +57,7 @@ from torch import Tensor
 from ..triton_support import interpreting
 from ..varlen import check_cu_seqlens
 from .checks import check_mlstm_inputs, check_mlstm_options
+from .mlstm_gates import FLOOR_EXPONENT_CAP
 from .triton_scan import _chunk_layout, _configs, _dot_precision
 
 _INTERPRET = interpreting()
@@ -66,8 +67,8 @@ _MIN_BK = min(config.kwargs["BK"] for config in _CHUNK_CONFIGS)
 _KEY = ["K", "V", "BT"]
 # The backward's preparation kernel reads h and dh in V-blocks of this size.
 _TOKEN_BV = 32 if _INTERPRET else 64
-# exp(-m) above exp(80) dwarfs any eps: the ratio exp(-m) / (exp(-m) + eps) is then 1 (and stays finite).
-_EXP_CAP = tl.constexpr(80.0)
+# The floor exp(-m) of the denominator has its exponent capped as in `mlstm_gates.stabiliser_floor` (float32).
+_EXP_CAP = tl.constexpr(FLOOR_EXPONENT_CAP[torch.float32])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def _output_kernel(
     b_v = tl.load(v + r_v[:, None] + o_v[None, :], mask=m_tv, other=0)
     b_u = (tl.dot(b_p.to(b_v.dtype), b_v, input_precision=DOT) + b_e[:, None] * b_o) * scale
     b_s = (tl.sum(b_p, axis=1) + b_e * b_qn) * scale
-    b_d = tl.maximum(tl.abs(b_s), tl.exp(-b_m)) + eps
+    b_d = tl.maximum(tl.abs(b_s), tl.exp(tl.minimum(-b_m, _EXP_CAP))) + eps
     tl.store(h + r_v[:, None] + o_v[None, :], b_u / b_d[:, None], mask=m_tv)
     tl.store(ms + o_t * H + i_h, b_m, mask=m_t & (i_v == 0))
     tl.store(ss + o_t * H + i_h, b_s, mask=m_t & (i_v == 0))
@@ -247,12 +248,11 @@ def _bwd_prep_kernel(
 
     b_m = tl.load(ms + o_t * H + i_h, mask=m_t, other=0)
     b_s = tl.load(ss + o_t * H + i_h, mask=m_t, other=0)
-    b_exp = tl.exp(-b_m)
+    b_exp = tl.exp(tl.minimum(-b_m, _EXP_CAP))  # the floor, finite
     b_rd = 1.0 / (tl.maximum(tl.abs(b_s), b_exp) + eps)
     s_wins = tl.abs(b_s) > b_exp
     b_ds = tl.where(s_wins, -b_hh * b_rd * tl.where(b_s > 0, 1.0, -1.0), 0.0)
-    b_cap = tl.exp(tl.minimum(-b_m, _EXP_CAP))
-    b_gm = tl.where(s_wins, 0.0, b_hh * (b_cap / (b_cap + eps)))
+    b_gm = tl.where(s_wins, 0.0, b_hh * (b_exp / (b_exp + eps)))
     b_dmt = tl.where(m_t, -eps * b_hh * b_rd, 0.0)
     tl.store(rd + o_t * H + i_h, b_rd, mask=m_t)
     tl.store(ds + o_t * H + i_h, b_ds, mask=m_t)
