@@ -3,7 +3,7 @@ VENV ?= .venv
 EXPERIMENT ?= configs/experiments/mqar-hybrid.yaml
 WORKERS ?= 2
 
-.PHONY: setup train test
+.PHONY: setup train test gpu-wheels gpu-check
 setup:
 	./install.sh
 
@@ -12,3 +12,10 @@ train: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -n $(WORKERS) --timeout 900 tests $(ARGS)
+
+# The GPU check (README.md, Development): gpu-wheels prepares .whl/ here; gpu-check runs on the GPU machine.
+gpu-wheels: setup
+	$(VENV)/bin/python -m benchmarks.gpu.wheels
+
+gpu-check:
+	bash benchmarks/gpu/check.sh

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=Shape.batch)
     parser.add_argument("--heads", type=int, default=Shape.heads)
     parser.add_argument("--head-dim", type=int, default=Shape.head_dim)
+    parser.add_argument("--budget-seconds", type=float,
+                        help="stop starting new measurements after this long; the rest are recorded as skipped")
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -52,12 +54,14 @@ def run(args: argparse.Namespace) -> Path:
         raise SystemExit(f"no benchmark case matches --ops {args.ops} --impls {args.impls}; "
                          f"ops: {', '.join(ops)}; impls: {', '.join(impls)}")
     grid = {"cases": [[case.op, case.impl] for case in cases], "lengths": lengths, "shape": vars(shape)}
-    full = len(cases) == len(every_case) and lengths == default_lengths and shape == Shape()
+    if args.budget_seconds is not None:  # a run that may be cut short is never the full grid
+        grid["budget_seconds"] = args.budget_seconds
+    full = len(cases) == len(every_case) and lengths == default_lengths and shape == Shape() and "budget_seconds" not in grid
     machine = describe_machine(device)
     json_path = args.out / (result_name("kernels", machine_label(machine), dtype_name(dtype), args.tag, full) + ".json")
     check_destination(json_path, grid, full, args.overwrite)  # before anything runs
 
-    records = run_cases(cases, lengths, device, dtype, shape, args.min_seconds)
+    records = run_cases(cases, lengths, device, dtype, shape, args.min_seconds, args.budget_seconds)
     payload = {
         "benchmark": "kernels",
         "measured": time.strftime("%Y-%m-%d %H:%M:%S"),

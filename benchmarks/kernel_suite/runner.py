@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import torch
@@ -18,25 +19,36 @@ def run_cases(
     dtype: torch.dtype,
     shape: Shape,
     min_seconds: float = 0.5,
+    budget_seconds: float | None = None,
 ) -> list[dict]:
     """One record per (case, T): `{"op", "impl", "T"}` with the measurement's fields (`ms` the median, `ms_min`,
-    `ms_max`, `repeats`, `warmup`, `first_call_ms`, `peak_mib`), or `"skipped": reason`."""
+    `ms_max`, `repeats`, `warmup`, `first_call_ms`, `peak_mib`), or `"skipped": reason`; in the order of the
+    cases, then of T.
+
+    Lengths are taken shortest first, every case at one length before the next: with a `budget_seconds`, what
+    has not started when it is spent is recorded as skipped for that reason, so a run cut short still covers
+    every op at the shorter lengths."""
     cases = list(cases)
-    records: list[dict] = []
+    reasons = [case.unavailable(device) for case in cases]
+    records: list[tuple[int, dict]] = []
+    started = time.perf_counter()
     with Progress(transient=True) as progress:
         task = progress.add_task("benchmarking", total=len(cases) * len(lengths))
-        for case in cases:
-            reason, longest = case.unavailable(device), case.longest(device)
-            for length in lengths:
+        for length in sorted(lengths):
+            for index, (case, reason) in enumerate(zip(cases, reasons)):
                 progress.update(task, advance=1, description=f"{case.op} {case.impl} T={length}")
                 record = {"op": case.op, "impl": case.impl, "T": length}
+                longest = case.longest(device)
                 if reason is None and longest is not None and length > longest:
                     continue
-                if reason is not None:
-                    records.append({**record, "skipped": reason})
+                if reason is None and budget_seconds is not None and time.perf_counter() - started > budget_seconds:
+                    records.append((index, {**record, "skipped": f"time budget of {budget_seconds:g} s spent"}))
                     continue
-                records.append({**record, **_time_case(case, length, device, dtype, shape, min_seconds)})
-    return records
+                if reason is not None:
+                    records.append((index, {**record, "skipped": reason}))
+                    continue
+                records.append((index, {**record, **_time_case(case, length, device, dtype, shape, min_seconds)}))
+    return [record for _, record in sorted(records, key=lambda item: (item[0], item[1]["T"]))]
 
 
 def _time_case(case: Case, length: int, device, dtype, shape: Shape, min_seconds: float) -> dict:

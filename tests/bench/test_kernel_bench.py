@@ -1,6 +1,7 @@
 """The kernel benchmark harness: records with their spread, JSON, plot, and measurements that respond to the work."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from benchmarks.harness.measure import measure
 from benchmarks.kernel_suite.case import Case, Shape
 from benchmarks.kernel_suite.cases import kernel_cases
 from benchmarks.kernel_suite.report import print_table
+from benchmarks.kernel_suite import runner
 from benchmarks.kernel_suite.runner import run_cases
 
 TINY = ["--device", "cpu", "--heads", "1", "--head-dim", "8", "--min-seconds", "0"]
@@ -108,3 +110,16 @@ def test_the_table_shows_the_spread_and_reads_results_from_before_it_was_kept(ca
             for line in capsys.readouterr().out.splitlines() if line.count("│") > 8 and "scan" in line}
     assert rows["seqzoo:torch"] == ["256", "2.50", "2.25-3.75", "2+9", "41.5", "3.8", "1.00"]
     assert rows["seqzoo:reference"] == ["256", "5.00", "-", "50", "-", "-", "2.00"]
+
+
+def test_a_time_budget_skips_what_has_not_started_and_keeps_every_op_at_short_lengths(monkeypatch):
+    """A clock that advances a second at each look: the budget of 2.5 s lets two measurements start."""
+    clock = iter(range(1000))
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    cases = [c for c in kernel_cases() if c.impl == "seqzoo:torch" and c.op in ("scan", "short_conv")]
+    records = run_cases(cases, [64, 16], torch.device("cpu"), torch.float32, Shape(heads=1, head_dim=8), 0.0,
+                        budget_seconds=2.5)
+    # shortest length first, every op at it before the next length; records in the order of the cases, then T
+    assert [(r["op"], r["T"], r.get("skipped")) for r in records] == [
+        ("scan", 16, None), ("scan", 64, "time budget of 2.5 s spent"),
+        ("short_conv", 16, None), ("short_conv", 64, "time budget of 2.5 s spent")]
