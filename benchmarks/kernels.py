@@ -14,8 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
 from benchmarks.harness.arguments import add_common_arguments, device_and_dtype, dtype_name
 from benchmarks.harness.machine import describe_machine, machine_label
 from benchmarks.harness.results import check_destination, result_name, write_results

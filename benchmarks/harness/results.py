@@ -64,8 +64,7 @@ def check_destination(json_path: Path, grid: dict[str, Any], full: bool, overwri
             f"{existing.get('measured', 'at an unknown time')})")
     raise SystemExit(
         f"{json_path} holds {held}.\nThis partial run ({describe_grid(plain(grid))}) would replace it and its PNG. "
-        f"Pass --tag NAME to write {json_path.stem.removesuffix('-' + PARTIAL_TAG)}-NAME.json beside it, "
-        "or --overwrite to replace it."
+        "Pass --tag NAME to write it under another name beside it, or --overwrite to replace it."
     )
 
 

@@ -11,7 +11,8 @@ from benchmarks import kernels
 from benchmarks.harness.measure import measure
 from benchmarks.kernel_suite.case import Case, Shape
 from benchmarks.kernel_suite.cases import kernel_cases
-from benchmarks.kernel_suite.report import print_table
+from benchmarks.harness.arguments import RESULTS
+from benchmarks.kernel_suite.report import figure, print_table
 from benchmarks.kernel_suite import runner
 from benchmarks.kernel_suite.runner import run_cases
 
@@ -123,3 +124,13 @@ def test_a_time_budget_skips_what_has_not_started_and_keeps_every_op_at_short_le
     assert [(r["op"], r["T"], r.get("skipped")) for r in records] == [
         ("scan", 16, None), ("scan", 64, "time budget of 2.5 s spent"),
         ("short_conv", 16, None), ("short_conv", 64, "time budget of 2.5 s spent")]
+
+
+def test_the_committed_results_from_before_the_spread_still_draw_and_print(capsys):
+    payload = json.loads((RESULTS / "kernels-cpu2-float32-delta-slstm.json").read_text())
+    assert not any("ms_min" in r for r in payload["results"])  # written before spreads were kept
+    drawing = figure(payload["results"], "old results")
+    assert len(drawing.axes) == 2 * len({r["op"] for r in payload["results"]})
+    print_table(payload["results"], Console(width=200))
+    printed = capsys.readouterr().out
+    assert "delta_rule" in printed and "slstm" in printed

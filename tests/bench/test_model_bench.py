@@ -5,13 +5,16 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from rich.console import Console
 
 from benchmarks import models as bench_models
+from benchmarks.harness.arguments import RESULTS
 from benchmarks.harness.measure import state_bytes
 from benchmarks.model_suite import peer_models
 from benchmarks.model_suite.case import ModelCase
 from benchmarks.model_suite.cases import model_cases
 from benchmarks.model_suite.families import TOLERANCE, Size, family_names, sized_families
+from benchmarks.model_suite.report import figure, print_model_tables
 from benchmarks.model_suite.runner import Plan, run_models
 from benchmarks.upstream import try_load
 
@@ -156,3 +159,14 @@ def test_without_matching_every_family_takes_the_size_as_given():
     assert [len(s.config.layers) for s in sized] == [3, 3, 3]
     assert [s.config.d_intermediate for s in sized] == [96, 0, 96]  # Mamba-1 blocks have no MLP
     assert all(s.target == s.parameters for s in sized)
+
+
+def test_the_committed_results_from_before_the_spread_still_draw_and_print(capsys):
+    payload = json.loads((RESULTS / "models-cpu2-float32.json").read_text())
+    assert not any("ms_min" in r for r in payload["results"])  # written before spreads were kept
+    assert figure(payload["results"], "old results") is not None
+    print_model_tables(payload["results"], Console(width=250))
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("│ attention ")]
+    training = [row for row in rows if row[2] == "256"]
+    assert training and all(row[4] == "-" and row[6] == "-" for row in training)  # no spread, no first call: "-"
