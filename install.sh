@@ -49,6 +49,14 @@ if tr ',' '\n' <<< "$extras" | grep -qx 'peers'; then
     MAMBA_FORCE_BUILD=TRUE MAMBA_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_FORCE_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE \
         "${pip[@]}" --constraint constraints.txt --no-build-isolation --no-deps "${peers_nodeps[@]}"
 fi
+# A CPU torch beside PyPI's torchvision (a CUDA build) cannot import torchvision, nor therefore timm, torchmetrics
+# or lightning. Only then, this environment gets a start-up hook (zoo/compat_torchvision.py) that defines the two
+# operator schemas torchvision expects right before it is first imported; nothing else is ever patched.
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+rm -f "$site/seqzoo_torchvision_shim.pth"
+if ! "$venv/bin/python" -c 'import sys, zoo.compat_torchvision as c; sys.exit(not c.compiled_ops_load())'; then
+    echo 'import zoo.compat_torchvision as _seqzoo_tv; _seqzoo_tv.install_import_hook()' > "$site/seqzoo_torchvision_shim.pth"
+fi
 if "$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -qi '^nvidia-'; then
     echo "install.sh: CUDA packages (nvidia-*) were installed; a dependency escaped the torch pin in constraints.txt" >&2
     exit 1

@@ -1,68 +1,70 @@
-"""Token mixers, blocks, backbones and the registered model presets (`zoo.models`)."""
+"""Networks: encoder -> backbone -> head (`zoo.models`).
 
-from zoo.models import presets as _presets  # noqa: F401  (registers the presets)
-from zoo.models.attention import Attention, AttentionConfig, AttentionState
-from zoo.models.backbone import Backbone
-from zoo.models.based import BasedConfig, BasedConv, BasedLinearAttention
-from zoo.models.config import ModelConfig, config_from_dict
-from zoo.models.deltanet import (
-    DeltaNet,
-    DeltaNetConfig,
-    DeltaNetState,
-    GatedDeltaNet,
-    GatedDeltaNetConfig,
+Families (`families/`), encoders (`encoders/`) and heads (`heads/`) register themselves when imported; importing
+this package imports all of them. A preset is a named `ModelConfig`; `build_model` turns a config into a
+`SequenceModel`.
+"""
+
+from zoo.models.config import (
+    ModelConfig,
+    ModelConfigError,
+    config_from_dict,
+    merge_config,
 )
-from zoo.models.lm import LMHeadModel
-from zoo.models.mamba import Mamba, Mamba2, Mamba2Config, Mamba2State, MambaConfig, MambaState
-from zoo.models.mixers import MIXERS
-from zoo.models.mlp_layer import MLPLayer, MLPLayerConfig
-from zoo.models.xlstm import MLSTM, SLSTM, MLSTMConfig, MLSTMLayerState, SLSTMConfig, SLSTMLayerState
+from zoo.models.model import SequenceModel
 from zoo.models.registry import (
+    CONVERTERS,
+    ENCODERS,
+    HEADS,
+    MIXERS,
+    PRESETS,
     ModelEntry,
-    UnknownModelError,
-    build_model,
+    UnknownNameError,
     get_entry,
+    import_all,
     list_models,
-    model_config,
+    register_converter,
+    register_encoder,
+    register_head,
+    register_mixer,
     register_model,
 )
 
+for _package in ("zoo.models.encoders", "zoo.models.heads", "zoo.models.families"):
+    import_all(_package)
+
+
+def model_config(name: str, **overrides) -> ModelConfig:
+    """Preset `name`'s config with `overrides` applied (`zoo.models.config.merge_config`: fields replaced, sections
+    such as `mixers={"attention": {"num_heads": 2}}` or `head={"kind": "classifier"}` merged key by key)."""
+    return merge_config(get_entry(name).make_config(), overrides)
+
+
+def build_model(config: ModelConfig) -> SequenceModel:
+    """The network a config describes (random initialisation)."""
+    return SequenceModel(config)
+
+
 __all__ = [
+    "CONVERTERS",
+    "ENCODERS",
+    "HEADS",
     "MIXERS",
-    "Attention",
-    "AttentionConfig",
-    "AttentionState",
-    "Backbone",
-    "DeltaNet",
-    "DeltaNetConfig",
-    "DeltaNetState",
-    "GatedDeltaNet",
-    "GatedDeltaNetConfig",
-    "BasedConfig",
-    "BasedConv",
-    "BasedLinearAttention",
-    "LMHeadModel",
-    "Mamba",
-    "MambaConfig",
-    "MambaState",
-    "Mamba2",
-    "Mamba2Config",
-    "Mamba2State",
-    "MLPLayer",
-    "MLPLayerConfig",
-    "MLSTM",
-    "MLSTMConfig",
-    "MLSTMLayerState",
-    "SLSTM",
-    "SLSTMConfig",
-    "SLSTMLayerState",
+    "PRESETS",
     "ModelConfig",
-    "config_from_dict",
+    "ModelConfigError",
     "ModelEntry",
-    "UnknownModelError",
+    "SequenceModel",
+    "UnknownNameError",
     "build_model",
+    "config_from_dict",
     "get_entry",
     "list_models",
+    "merge_config",
     "model_config",
+    "register_converter",
+    "register_encoder",
+    "register_head",
+    "register_mixer",
     "register_model",
 ]

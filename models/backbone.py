@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 from torch import nn
-
+from zoo.models.bidirectional import BidirectionalMixer
 from zoo.models.block import Block
-from zoo.models.mixers import build_mixer
-from zoo.models.norm import build_norm
+from zoo.models.config import ModelConfig, ModelConfigError
+from zoo.models.layers.norm import build_norm
+from zoo.models.registry import MIXERS
 
 
-def _build_block(name: str, config) -> Block:
+def build_mixer(name: str, config: ModelConfig) -> nn.Module:
+    """Mixer `name` with its section of `config`. With `config.bidirectional`, a mixer with a non-causal form of its
+    own (`bidirectional_config`, e.g. attention without the causal mask) takes it, a position-wise one stays as it
+    is, and any other runs both ways (`BidirectionalMixer`, the backward direction with its own weights unless
+    `config.bidirectional_tied`)."""
+    entry = MIXERS.get(name)
+    settings = config.section(entry.section)
+    if config.bidirectional_tied and not config.bidirectional:
+        raise ModelConfigError("bidirectional_tied", "is true but 'bidirectional' is false: set both")
+    if not config.bidirectional or getattr(entry.cls, "positionwise", False):
+        return entry.cls(config.d_model, settings)
+    if hasattr(entry.cls, "bidirectional_config"):
+        return entry.cls(config.d_model, entry.cls.bidirectional_config(dataclasses.replace(settings)))
+    backward = None if config.bidirectional_tied else entry.cls(config.d_model, settings)
+    return BidirectionalMixer(entry.cls(config.d_model, settings), backward)
+
+
+def _build_block(name: str, config: ModelConfig) -> Block:
     """The block of layer `name`: its mixer, then a gated MLP of `config.d_intermediate` channels, unless the
     mixer sets its block's MLP width itself (a `block_d_intermediate` attribute: the sLSTM's feed-forward)."""
-    mixer = build_mixer(name, config.d_model, config)
+    mixer = build_mixer(name, config)
     d_intermediate = getattr(mixer, "block_d_intermediate", None)
     return Block(
         config.d_model,
@@ -28,15 +47,17 @@ def _build_block(name: str, config) -> Block:
 
 
 class Backbone(nn.Module):
-    """`[B, T, d_model] -> [B, T, d_model]` through `len(config.layers)` blocks and a final RMSNorm.
+    """`[B, T, d_model] -> [B, T, d_model]` through `len(config.layers)` blocks and a final norm.
 
     States are a list with one entry per layer (a KV cache for attention, a recurrent state otherwise).
+    `causal` is False when any layer's output at a position depends on later positions (bidirectional layers).
     """
 
-    def __init__(self, config):
+    def __init__(self, config: ModelConfig):
         super().__init__()
         self.layers = nn.ModuleList(_build_block(name, config) for name in config.layers)
         self.norm_f = build_norm(config.norm, config.d_model, config.norm_eps)
+        self.causal = all(getattr(block.mixer, "causal", True) for block in self.layers)
 
     def forward(
         self,

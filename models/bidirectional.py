@@ -29,6 +29,8 @@ class BidirectionalMixer(nn.Module):
     `step`.
     """
 
+    causal = False
+
     def __init__(self, forward_mixer: nn.Module, backward_mixer: nn.Module | None = None):
         super().__init__()
         self.forward_mixer = forward_mixer

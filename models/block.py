@@ -6,9 +6,8 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from zoo.models.mlp import GatedMLP
-from zoo.models.norm import build_norm
+from zoo.models.layers.mlp import GatedMLP
+from zoo.models.layers.norm import build_norm
 
 
 class Block(nn.Module):

@@ -60,13 +60,13 @@ def generate(
     return_logits: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Continue `input_ids` [B, T] (T >= 1, all rows the same length) by up to `max_new_tokens` tokens sampled
-    from `model` (an LMHeadModel): its `prefill` on the prompt, then `step` per token. Rows that produced
+    from `model` (a SequenceModel with the LM head): its `prefill` on the prompt, then `step` per token. Rows that produced
     `eos_token_id` keep emitting it; generation stops early when every row has. Returns ids [B, T + new], and
     with return_logits also the logits each new token was drawn from, [B, new, V]."""
     check_sampling(max_new_tokens, temperature, top_k, top_p)
     if input_ids.ndim != 2 or input_ids.shape[1] < 1:
         raise ValueError(f"generate: input_ids must be [B, T] with T >= 1, got shape {tuple(input_ids.shape)}")
-    vocab = model.config.vocab_size
+    vocab = model.vocab_size
     if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab):
         raise ValueError(f"generate: input_ids must lie in [0, {vocab}), got [{input_ids.min()}, {input_ids.max()}]")
     if eos_token_id is not None and not 0 <= eos_token_id < vocab:
@@ -89,5 +89,5 @@ def generate(
     ids = torch.cat(tokens, dim=1)
     if not return_logits:
         return ids
-    empty = input_ids.new_empty(input_ids.shape[0], 0, vocab, dtype=model.lm_head.weight.dtype)
+    empty = input_ids.new_empty(input_ids.shape[0], 0, vocab, dtype=model.head.linear.weight.dtype)
     return ids, torch.stack(drawn_from, dim=1) if drawn_from else empty

@@ -1,11 +1,14 @@
-"""The task interface: config base, the network shape a task needs, the registry of task families.
+"""The task interface: config base, what a task feeds a network and asks of it (`TaskIO`), the registry of task
+families.
 
-A task family is a `TaskDataModule` subclass registered with `@register_task(name, ConfigClass)`.
-Its batches are dicts:
+A task family is a `TaskDataModule` subclass registered with `@register_task(name, ConfigClass)`. Its batches are
+dicts of tensors:
 
-- `"input_ids"`: LongTensor `[B, T]`, the input tokens;
-- `"labels"`: LongTensor `[B, T]` for per-token tasks (`ignore_index` where no loss is taken),
-  or LongTensor `[B]` for one prediction per sequence.
+- `"inputs"`: what the encoder reads: token ids LongTensor `[B, T]`, real values `[B, T, C]`, images `[B, C, H, W]`;
+  a pair axis after the batch for two-tower tasks (`[B, 2, T]`);
+- `"targets"`: LongTensor `[B, T]` for per-token tasks (`ignore_index` where no loss is taken), LongTensor `[B]` for
+  one class per sequence, float `[B, horizon, C]` for regression and forecasting;
+- `"lengths"` (optional): LongTensor `[B]` (`[B, 2]` for pairs), the real length of each padded sequence.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import torch
 from lightning import LightningDataModule
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 
 def default_data_dir() -> Path:
@@ -48,19 +51,61 @@ class TaskConfig:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
 
 
+INPUT_KINDS = ("tokens", "channels", "image")
+OUTPUT_KINDS = ("lm", "token_classifier", "classifier", "matching", "regression")
+PER_TOKEN_OUTPUTS = ("lm", "token_classifier")
+
+
 @dataclass(frozen=True)
 class TaskIO:
-    """What the network must look like for a task.
+    """What a task feeds the network and what it asks of it; the network is fitted to it in one place
+    (`zoo.anatomy.fit_to_task`).
 
-    `vocab_size`: input token vocabulary; `num_outputs`: output classes; `per_token`: a prediction at
-    every position (labels `[B, T]`) rather than one per sequence (labels `[B]`); `ignore_index`: the
-    label value that takes no loss.
+    inputs: `tokens` (ids below `vocab_size`), `channels` (`channels` real values per step) or `image` (`channels` x
+    `image_size` x `image_size`). outputs: the head kind the targets need: `lm` (next-token ids over the input
+    vocabulary), `token_classifier` (a class per position), `classifier` (a class per sequence), `matching` (a class
+    per pair of sequences) or `regression` (`horizon` steps of `num_outputs` values). num_outputs: classes, or
+    predicted channels. metrics: the names `zoo.tasks.objective.METRICS` knows; the first is monitored.
+    ignore_index: the target value that takes no loss (per-token tasks).
     """
 
-    vocab_size: int
+    inputs: str
+    outputs: str
     num_outputs: int
-    per_token: bool
+    vocab_size: int = 0
+    channels: int = 0
+    image_size: int = 0
+    horizon: int = 0
+    metrics: tuple[str, ...] = ("accuracy",)
     ignore_index: int = -100
+
+    def __post_init__(self) -> None:
+        if self.inputs not in INPUT_KINDS:
+            raise ValueError(f"TaskIO.inputs '{self.inputs}' is not an input kind; choose one of: {', '.join(INPUT_KINDS)}")
+        if self.outputs not in OUTPUT_KINDS:
+            raise ValueError(
+                f"TaskIO.outputs '{self.outputs}' is not an output kind; choose one of: {', '.join(OUTPUT_KINDS)}"
+            )
+        needed = {"tokens": ("vocab_size",), "channels": ("channels",), "image": ("channels", "image_size")}
+        for field in ("num_outputs", *needed[self.inputs], *(("horizon",) if self.outputs == "regression" else ())):
+            if getattr(self, field) < 1:
+                raise ValueError(f"TaskIO.{field} must be >= 1 for {self.inputs} -> {self.outputs}, got {getattr(self, field)}")
+        if self.outputs == "lm" and (self.inputs != "tokens" or self.num_outputs != self.vocab_size):
+            raise ValueError("TaskIO: an 'lm' task predicts its input tokens: inputs 'tokens', num_outputs = vocab_size")
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    @property
+    def per_token(self) -> bool:
+        """A prediction at every position (targets `[B, T]`) rather than one per sequence or pair."""
+        return self.outputs in PER_TOKEN_OUTPUTS
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (the LightningModule's hyperparameters, config.json)."""
+        return {**dataclasses.asdict(self), "metrics": list(self.metrics)}
+
+
+class DataError(ValueError):
+    """A data file is missing or malformed; the message names the file (and line) and what to do."""
 
 
 class UnknownTaskError(KeyError, ValueError):
@@ -97,24 +142,45 @@ class TaskDataModule(LightningDataModule):
         """The config's `data_dir`, or `default_data_dir()` when it is empty."""
         return Path(self.config.data_dir).expanduser() if self.config.data_dir else default_data_dir()
 
+    # Loaders over `self.datasets` ("train", "val", "test"), which `setup` fills; batches are made by `collate_fn`
+    # (None: stacking, for examples of one shape). The training set is shuffled by a generator seeded from the
+    # config's `seed` when it has one (else by torch's global generator, which training seeds); nothing is dropped.
+    datasets: dict[str, Dataset]
+    collate_fn: Callable[[list[dict[str, torch.Tensor]]], dict[str, torch.Tensor]] | None = None
 
-class TokenDataset(Dataset):
-    """In-memory examples: item `i` is `{"input_ids": input_ids[i], "labels": labels[i]}`.
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in getattr(self, "datasets", {}):
+            raise RuntimeError(f"call setup() before requesting the {split} dataloader")
+        seed = getattr(self.config, "seed", None)
+        generator = torch.Generator().manual_seed(seed) if shuffle and seed is not None else None
+        return DataLoader(self.datasets[split], batch_size=self.config.batch_size, shuffle=shuffle,
+                          generator=generator, num_workers=self.config.num_workers, collate_fn=type(self).collate_fn)
 
-    `input_ids`: LongTensor `[N, T]`; `labels`: LongTensor `[N, T]` or `[N]`.
-    """
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
 
-    def __init__(self, input_ids: torch.Tensor, labels: torch.Tensor) -> None:
-        if len(input_ids) != len(labels):
-            raise ValueError(f"input_ids has {len(input_ids)} examples but labels has {len(labels)}")
-        self.input_ids = input_ids
-        self.labels = labels
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+class TensorDataset(Dataset):
+    """In-memory examples: item `i` is `{name: tensor[i]}` for every named tensor (`inputs`, `targets`, ...), all
+    with the same number of examples along their first axis."""
+
+    def __init__(self, **tensors: torch.Tensor) -> None:
+        sizes = {name: len(tensor) for name, tensor in tensors.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"every tensor needs one row per example, got {sizes}")
+        self.tensors = tensors
 
     def __len__(self) -> int:
-        return len(self.input_ids)
+        return len(next(iter(self.tensors.values()))) if self.tensors else 0
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids[index], "labels": self.labels[index]}
+        return {name: tensor[index] for name, tensor in self.tensors.items()}
 
 
 def coerce_config(config: TaskConfig | Mapping[str, Any], config_cls: type[TaskConfig]) -> TaskConfig:

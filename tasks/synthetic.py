@@ -31,9 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-
-from zoo.tasks.base import TaskConfig, TaskDataModule, TaskIO, TokenDataset, register_task
+from zoo.tasks.base import (
+    TaskConfig,
+    TaskDataModule,
+    TaskIO,
+    TensorDataset,
+    register_task,
+)
 
 # Bump when the generator's output for the same fields changes, so old cache files are not reused.
 _CACHE_VERSION = 1
@@ -174,11 +178,12 @@ class MQARDataModule(TaskDataModule):
 
     def __init__(self, config: MQARConfig) -> None:
         super().__init__(config)
-        self.datasets: dict[str, TokenDataset] = {}
+        self.datasets: dict[str, TensorDataset] = {}
 
     @property
     def io(self) -> TaskIO:
-        return TaskIO(vocab_size=self.config.vocab_size, num_outputs=self.config.vocab_size, per_token=True)
+        vocab = self.config.vocab_size
+        return TaskIO(inputs="tokens", outputs="lm", num_outputs=vocab, vocab_size=vocab, metrics=("accuracy",))
 
     @property
     def description(self) -> str:
@@ -221,30 +226,9 @@ class MQARDataModule(TaskDataModule):
             return
         splits = self._load_or_generate()
         self.datasets = {
-            split: TokenDataset(tensors["input_ids"].long(), tensors["labels"].long())
+            split: TensorDataset(inputs=tensors["input_ids"].long(), targets=tensors["labels"].long())
             for split, tensors in splits.items()
         }
-
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.config.seed)
-        return self._loader("train", shuffle=True, generator=generator)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def _loader(self, split: str, shuffle: bool, generator: torch.Generator | None = None) -> DataLoader:
-        if split not in self.datasets:
-            raise RuntimeError(f"call setup() before requesting the {split} dataloader")
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.config.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.config.num_workers,
-        )
 
     def _load_or_generate(self) -> dict[str, dict[str, torch.Tensor]]:
         path = self.cache_path

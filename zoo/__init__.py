@@ -4,30 +4,36 @@
     zoo.list_models()                            # registered presets
     model = zoo.create_model("hybrid-tiny")      # random init; pretrained="mqar" loads shipped weights
     model = zoo.from_pretrained("runs/.../export")
+
+Importing `zoo` loads nothing else: each name below is imported on first use.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from zoo.compat_torchvision import ensure_torchvision_importable
+import importlib
+from typing import Any
 
-ensure_torchvision_importable()  # before anything imports lightning, timm or torchmetrics
+_EXPORTS = {
+    "__version__": "zoo.version",
+    "CheckpointError": "zoo.errors",
+    "ConfigError": "zoo.errors",
+    "create_model": "zoo.factory",
+    "from_pretrained": "zoo.factory",
+    "save_pretrained": "zoo.hub",
+    "list_models": "zoo.models",
+    "register_model": "zoo.models",
+}
 
-try:
-    __version__ = version("seqzoo")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__all__ = sorted(name for name in _EXPORTS if name != "__version__")
 
-from zoo.errors import CheckpointError, ConfigError  # noqa: E402
-from zoo.factory import create_model  # noqa: E402
-from zoo.hub import from_pretrained, save_pretrained  # noqa: E402
-from zoo.models import list_models, register_model  # noqa: E402
 
-__all__ = [
-    "CheckpointError",
-    "ConfigError",
-    "create_model",
-    "from_pretrained",
-    "list_models",
-    "register_model",
-    "save_pretrained",
-]
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'zoo' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

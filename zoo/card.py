@@ -20,10 +20,11 @@ A **{{ family }}** sequence model from [seqzoo](https://pypi.org/project/seqzoo/
 
 | field | value |
 |---|---|
+| encoder | {{ encoder }} |
 | layers | {{ layers }} |
 | d_model | {{ d_model }} |
 | MLP hidden size | {{ d_intermediate }} |
-| vocabulary | {{ vocab_size }} |
+| head | {{ head }} |
 | parameters | {{ parameters }} |
 
 ## Results
@@ -53,7 +54,7 @@ No evaluation results recorded.
 import zoo
 
 model = zoo.from_pretrained("path/to/this/folder")   # or "hf-hub:<org>/<name>"
-logits = model(input_ids)                           # [B, T] -> [B, T, {{ vocab_size }}]
+outputs = model(inputs)                             # {{ io }}
 ```
 
 Evaluate it again with `zoo eval <folder>`; `zoo card <folder>` rewrites this card from `config.json`
@@ -73,6 +74,26 @@ def _metric_type(metric: str) -> str:
 
 def _format(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _describe(part: dict[str, Any]) -> str:
+    """An encoder or head section in one line: `tokens (vocab_size 256)`."""
+    fields = ", ".join(f"{key} {value}" for key, value in part.items() if key != "kind")
+    return f"{part['kind']} ({fields})" if fields else part["kind"]
+
+
+_INPUTS = {"tokens": "token ids [B, T]", "linear": "values [B, T, {in_channels}]",
+           "patches": "images [B, {in_channels}, {image_size}, {image_size}]"}
+_OUTPUTS = {"lm": "logits [B, T, vocabulary]", "token_classifier": "logits [B, T, {num_outputs}]",
+            "classifier": "logits [B, {num_outputs}]", "matching": "logits [B, {num_outputs}] for pairs [B, 2, T]",
+            "regression": "values [B, {horizon}, {num_outputs}]"}
+
+
+def _shapes(encoder: dict[str, Any], head: dict[str, Any]) -> str:
+    """What the model takes and gives, for the card's usage line."""
+    takes = _INPUTS.get(encoder["kind"], encoder["kind"]).format(**encoder)
+    gives = _OUTPUTS.get(head["kind"], head["kind"]).format(**head)
+    return f"{takes} -> {gives}"
 
 
 def render_card(config: dict[str, Any], results: dict[str, float], parameters: int) -> ModelCard:
@@ -113,7 +134,9 @@ def render_card(config: dict[str, Any], results: dict[str, float], parameters: i
         layers=", ".join(model["layers"]),
         d_model=model["d_model"],
         d_intermediate=model["d_intermediate"],
-        vocab_size=model["vocab_size"],
+        encoder=_describe(model["encoder"]),
+        head=_describe(model["head"]),
+        io=_shapes(model["encoder"], model["head"]),
         parameters=f"{parameters:,}",
         results=[(name, _format(value)) for name, value in sorted(results.items())],
         task=yaml.safe_dump(task, sort_keys=False).strip() if task else None,

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm, based) to our layout")
     conversion.add_argument("source_dir", help="upstream folder (config.json + weights), or hf-hub:<org>/<name>")
     conversion.add_argument("out_dir", help="folder to write (config.json, model.safetensors, README.md)")
-    conversion.add_argument("--source", required=True, choices=["mamba_ssm", "fla", "xlstm", "based"], help="the upstream library")
+    conversion.add_argument("--source", required=True,
+                            help="the upstream format: mamba_ssm, fla, xlstm, based, or another registered one")
     conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
     conversion.set_defaults(run=_convert)
 
@@ -151,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ConfigError, CheckpointError) as error:
+        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
+        return 2
+    except ValueError as error:  # the models' own user errors (imported now: they were raised, so they are loaded)
+        from zoo.models import ModelConfigError
+        from zoo.models.upstream import ConversionError
+
+        if not isinstance(error, (ModelConfigError, ConversionError)):
+            raise
         errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
         return 2
 

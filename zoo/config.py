@@ -4,6 +4,7 @@
 An experiment YAML looks like::
 
     extends: base.yaml          # optional: a path or a list of paths, relative to this file
+    imports: [my_mixers.py]     # optional: modules or .py files (relative to this file) that register models/tasks
     name: mqar-hybrid
     model: {name: hybrid-tiny, d_model: 64}   # a registered preset, then field overrides
     task: {name: mqar, seq_len: 64}           # a registered task, then field overrides
@@ -24,7 +25,16 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from zoo.errors import ConfigError
-from zoo.models import MIXERS, ModelConfig, UnknownModelError, list_models, model_config
+from zoo.imports import import_user_modules
+from zoo.models import (
+    ModelConfig,
+    ModelConfigError,
+    UnknownNameError,
+    get_entry,
+    list_models,
+    merge_config,
+)
+from zoo.models.config import check_layers
 from zoo.tasks import TaskConfig, UnknownTaskError, get_task
 
 PRECISIONS = ("32-true", "64-true", "bf16-mixed", "16-mixed")
@@ -57,8 +67,8 @@ class TrainerConfig:
     strategy: str = "auto"  # "ddp", "fsdp", ...: Lightning strategies
     log_every_n_steps: int = 10
     val_check_interval: float = 1.0
-    monitor: str = "val/acc"
-    monitor_mode: str = "max"
+    monitor: Optional[str] = None  # the validation metric that picks the best checkpoint; None: the task's first metric
+    monitor_mode: Optional[str] = None  # "max" or "min"; None: the monitored metric's own direction
     stop_at: Optional[float] = None  # stop once the monitored metric reaches this value
     deterministic: bool = False
 
@@ -70,6 +80,7 @@ class ExperimentConfig:
     name: str = "experiment"
     seed: int = 0
     output_dir: str = "runs"
+    imports: list[str] = field(default_factory=list)  # modules / .py files imported first: they may register things
     model: ModelConfig = field(default_factory=ModelConfig)
     task: Any = None  # the TaskConfig subclass of the named task
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -135,18 +146,25 @@ def _named_section(raw: DictConfig, key: str) -> tuple[str | None, DictConfig]:
 
 
 def _compose_model(raw: DictConfig) -> DictConfig:
+    """The `model` section: a registered preset (or `custom`) with the section's fields merged in
+    (`zoo.models.merge_config`), the mixer pattern checked."""
     name, fields = _named_section(raw, "model")
     if name is None or name == "custom":
         base = ModelConfig()
     else:
         try:
-            base = model_config(name)
-        except UnknownModelError:
+            base = get_entry(name).make_config()
+        except UnknownNameError:
             raise ConfigError(
                 f"unknown model 'model.name: {name}'; choose a registered model ({', '.join(list_models())}) "
                 "or 'custom'"
             ) from None
-    return _merge_section(OmegaConf.structured(base), fields, "model")
+    try:
+        model = merge_config(base, fields)
+        check_layers(model.layers)
+    except ModelConfigError as error:
+        raise ConfigError(error.describe("model.")) from None
+    return OmegaConf.structured(model)
 
 
 def compose_task(raw: DictConfig) -> DictConfig:
@@ -166,16 +184,8 @@ def _validate_choices(config: DictConfig) -> None:
             f"config key 'trainer.precision' is '{config.trainer.precision}'; choose one of: {', '.join(PRECISIONS)} "
             "(mixed precision keeps parameters in float32)"
         )
-    if config.trainer.monitor_mode not in ("min", "max"):
+    if config.trainer.monitor_mode not in (None, "min", "max"):
         raise ConfigError(f"config key 'trainer.monitor_mode' is '{config.trainer.monitor_mode}'; choose 'min' or 'max'")
-    for index, layer in enumerate(config.model.layers):
-        if layer not in MIXERS:
-            raise ConfigError(
-                f"config key 'model.layers[{index}]' is '{layer}', not a known mixer; choose from: "
-                f"{', '.join(sorted(MIXERS))}"
-            )
-    if not config.model.layers:
-        raise ConfigError("config key 'model.layers' is empty: a model needs at least one layer")
 
 
 def load_yaml(path: Path, chain: tuple[Path, ...] = ()) -> DictConfig:
@@ -192,6 +202,11 @@ def load_yaml(path: Path, chain: tuple[Path, ...] = ()) -> DictConfig:
     if not OmegaConf.is_dict(node):
         raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(node).__name__}")
     _normalize_named_sections(node)
+    imports = node.get("imports")
+    if imports is not None:
+        if not OmegaConf.is_list(imports):
+            raise ConfigError(f"config key 'imports' in {path} must be a list of modules or .py files, got {imports!r}")
+        node["imports"] = [str(path.parent / item) if str(item).endswith(".py") else str(item) for item in imports]
     extends = node.pop("extends", None)
     bases = [] if extends is None else [extends] if isinstance(extends, str) else list(extends)
     merged = OmegaConf.create({})
@@ -221,7 +236,8 @@ def compose(raw: DictConfig) -> DictConfig:
                 f"valid top-level keys: {', '.join(_TOP_LEVEL_KEYS)}"
             )
     config = OmegaConf.structured(ExperimentConfig)
-    scalars = {k: raw[k] for k in ("name", "seed", "output_dir") if k in raw}
+    import_user_modules(list(raw.get("imports") or []))
+    scalars = {k: raw[k] for k in ("name", "seed", "output_dir", "imports") if k in raw}
     config = _merge_section(config, OmegaConf.create(scalars), "experiment")
     config.model = _compose_model(raw)
     config.task = compose_task(raw)

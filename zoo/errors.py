@@ -1,4 +1,6 @@
-"""Errors seqzoo raises for user mistakes: each message names the problem and what to do."""
+"""Errors seqzoo raises for user mistakes: each message names the problem and what to do. (The models' own:
+`zoo.models.ModelConfigError` for a wrong model config key, `zoo.models.upstream.ConversionError` for an upstream
+checkpoint that cannot be converted.)"""
 
 
 class ConfigError(ValueError):
@@ -8,7 +10,3 @@ class ConfigError(ValueError):
 class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete or corrupt."""
 
-
-class ConversionError(CheckpointError):
-    """An upstream checkpoint (mamba_ssm, fla, ...) cannot be converted: a file is missing, a config key has no
-    counterpart in our models, or a tensor does not fit."""

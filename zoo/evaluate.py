@@ -8,12 +8,20 @@ from pathlib import Path
 import lightning as L
 from omegaconf import OmegaConf
 
+from zoo.anatomy import check_fits
 from zoo.atomic import atomic_write_text
+from zoo.card import render_card
 from zoo.config import compose_task, load_yaml, parse_overrides
 from zoo.errors import CheckpointError, ConfigError
-from zoo.hub import CARD_FILE, RESULTS_FILE, from_pretrained, read_checkpoint_config, read_results, resolve_checkpoint
-from zoo.card import render_card
-from zoo.module import SequenceModule
+from zoo.hub import (
+    CARD_FILE,
+    RESULTS_FILE,
+    load_pretrained,
+    read_checkpoint_config,
+    read_results,
+    resolve_checkpoint,
+)
+from zoo.module import TaskModule
 from zoo.tasks import get_task
 
 
@@ -43,17 +51,11 @@ def evaluate(
         raise CheckpointError(f"{folder} records no task; pass one with --task FILE")
     task = OmegaConf.to_object(compose_task(raw))
 
-    model = from_pretrained(folder)
+    model = load_pretrained(folder)
     _, datamodule_cls = get_task(task.name)
     datamodule = datamodule_cls(task)
-    if datamodule.io.vocab_size != model.config.vocab_size:
-        raise ConfigError(
-            f"task '{task.name}' has vocabulary {datamodule.io.vocab_size} but the model was built for "
-            f"{model.config.vocab_size}"
-        )
-    module = SequenceModule(
-        OmegaConf.to_container(OmegaConf.structured(model.config)), {}, ignore_index=datamodule.io.ignore_index
-    )
+    check_fits(model.config, datamodule.io, task.name)
+    module = TaskModule(model.config.to_dict(), {}, datamodule.io.to_dict())
     module.model.load_state_dict(model.state_dict())
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False)
     metrics = {k: float(v) for result in trainer.test(module, datamodule=datamodule, verbose=False) for k, v in result.items()}

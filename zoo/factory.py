@@ -1,12 +1,15 @@
-"""`create_model`: a registered preset, optionally with the weights of a checkpoint shipped in `checkpoints/`."""
+"""`create_model` and `from_pretrained`: a registered preset (optionally with the weights of a checkpoint shipped in
+`checkpoints/`), or a saved checkpoint in our layout or an upstream one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from zoo.errors import CheckpointError
-from zoo.hub import from_pretrained
-from zoo.models import LMHeadModel, build_model, get_entry, model_config
+from zoo.hub import load_pretrained
+from zoo.models import SequenceModel, build_model, get_entry, model_config
 
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -26,8 +29,10 @@ def shipped_checkpoint(name: str, tag: str) -> Path:
     return folder
 
 
-def create_model(name: str, pretrained: bool | str = False, **overrides) -> LMHeadModel:
-    """Build preset `name` with top-level `ModelConfig` overrides.
+def create_model(name: str, pretrained: bool | str = False, **overrides) -> SequenceModel:
+    """Build preset `name` with `ModelConfig` overrides (`zoo.models.model_config`): fields such as `d_model=128`,
+    sections merged key by key such as `mixers={"attention": {"num_heads": 2}}`, another anatomy such as
+    `head={"kind": "classifier", "num_outputs": 10}` or `encoder={"kind": "linear", "in_channels": 7}`.
 
     `pretrained=True` loads the preset's first shipped checkpoint, a string names one (`"mqar"`);
     overrides are refused then, since they would not fit the saved weights.
@@ -40,4 +45,19 @@ def create_model(name: str, pretrained: bool | str = False, **overrides) -> LMHe
     tag = pretrained if isinstance(pretrained, str) else (entry.pretrained[0] if entry.pretrained else None)
     if tag is None:
         raise CheckpointError(f"model '{name}' ships no pretrained checkpoint")
-    return from_pretrained(shipped_checkpoint(name, tag))
+    return load_pretrained(shipped_checkpoint(name, tag))
+
+
+def from_pretrained(
+    path_or_id: str | Path, *, map_location: str | torch.device = "cpu", source: str | None = None
+) -> SequenceModel:
+    """The model of a checkpoint folder (or `"hf-hub:org/name"`) with its weights, in eval mode.
+
+    source: None for our own layout (`zoo.hub.load_pretrained`); an upstream format such as "mamba_ssm", "fla",
+    "xlstm" or "based" to convert an upstream checkpoint on load (`zoo.convert.from_upstream`; `zoo convert` writes
+    the result in our layout once and for all)."""
+    if source is None:
+        return load_pretrained(path_or_id, map_location=map_location)
+    from zoo.convert import from_upstream
+
+    return from_upstream(path_or_id, source).to(map_location).eval()

@@ -1,5 +1,5 @@
 """Hub-layout checkpoint folders: `config.json`, `model.safetensors`, `README.md` (model card) and
-`eval_results.json`. `save_pretrained` writes one atomically; `from_pretrained` loads it back."""
+`eval_results.json`. `save_pretrained` writes one atomically; `load_pretrained` loads it back."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
-import zoo
 from zoo.atomic import atomic_directory, atomic_write_text
 from zoo.card import render_card
 from zoo.errors import CheckpointError
-from zoo.models import LMHeadModel, build_model, config_from_dict
+from zoo.models import ModelConfigError, SequenceModel, config_from_dict
+from zoo.version import __version__
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -25,27 +24,33 @@ RESULTS_FILE = "eval_results.json"
 HUB_PREFIX = "hf-hub:"
 
 
+ARCHITECTURES = {SequenceModel.__name__: SequenceModel}  # what `architecture` in config.json may name
+
+
 def save_pretrained(
-    model: LMHeadModel,
+    model: SequenceModel,
     directory: str | Path,
     *,
     name: str | None = None,
     task: dict[str, Any] | None = None,
+    task_io: dict[str, Any] | None = None,
     task_description: str | None = None,
     training: dict[str, Any] | None = None,
     results: dict[str, float] | None = None,
 ) -> Path:
     """Write `model` as a hub-layout folder at `directory`, replacing it whole only once complete.
 
-    `task` is the task config it was trained on (used by `zoo eval`), `training` the optimiser and
-    trainer settings, `results` metrics such as `{"test/acc": 0.97}` for the model card.
+    `config.json` holds the whole anatomy (encoder, backbone, head), so that `load_pretrained` rebuilds exactly this
+    network. `task` is the task config it was trained on and `task_io` what that task feeds and asks (used by
+    `zoo eval`), `training` the optimiser and trainer settings, `results` metrics such as `{"test/acc": 0.97}`.
     """
     config = {
-        "seqzoo_version": zoo.__version__,
+        "seqzoo_version": __version__,
         "architecture": type(model).__name__,
         "name": name or model.config.name,
-        "model": OmegaConf.to_container(OmegaConf.structured(model.config)),
+        "model": model.config.to_dict(),
         "task": task,
+        "task_io": task_io,
         "task_description": task_description,
         "training": training,
     }
@@ -96,22 +101,21 @@ def read_results(folder: Path) -> dict[str, float]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def from_pretrained(
-    path_or_id: str | Path, *, map_location: str | torch.device = "cpu", source: str | None = None
-) -> LMHeadModel:
-    """Rebuild the model of a checkpoint folder (or `"hf-hub:org/name"`) with its saved weights, in eval mode.
-
-    source: None for our own layout; "mamba_ssm" or "fla" to convert an upstream checkpoint folder or hub id
-    instead (`zoo.convert.from_upstream`; `zoo convert` writes the result in our layout once and for all)."""
-    if source is not None:
-        from zoo.convert import from_upstream
-
-        return from_upstream(path_or_id, source).to(map_location).eval()
+def load_pretrained(path_or_id: str | Path, *, map_location: str | torch.device = "cpu") -> SequenceModel:
+    """Rebuild the model of a checkpoint folder (or `"hf-hub:org/name"`) in our layout with its saved weights, in
+    eval mode: the architecture config.json names, built from its `model` section."""
     folder = resolve_checkpoint(path_or_id)
     config = read_checkpoint_config(folder)
+    architecture = config.get("architecture")
+    if architecture not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{folder / CONFIG_FILE} names the architecture {architecture!r}, which this seqzoo ({__version__}) does "
+            f"not build; it builds: {', '.join(ARCHITECTURES)} (a checkpoint of an older version must be exported "
+            "again by the version that wrote it)"
+        )
     try:
-        model = build_model(config_from_dict(config["model"]))
-    except ValueError as error:
+        model = ARCHITECTURES[architecture](config_from_dict(config["model"]))
+    except (ModelConfigError, ValueError) as error:
         raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from None
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
@@ -129,7 +133,7 @@ def rewrite_card(path: str | Path) -> str:
     """Render the model card of a local checkpoint folder from its files again, save and return it."""
     folder = resolve_checkpoint(path)
     config = read_checkpoint_config(folder)
-    model = from_pretrained(folder)
+    model = load_pretrained(folder)
     card = render_card(config, read_results(folder), model.num_parameters())
     atomic_write_text(folder / CARD_FILE, str(card))
     return str(card)

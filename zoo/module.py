@@ -1,4 +1,4 @@
-"""`SequenceModule`: a seqzoo model + the task's loss and torchmetrics metrics, trained with AdamW."""
+"""`TaskModule`: any seqzoo model trained on any task, with the task's loss and metrics and AdamW."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy
+from torch import nn
 
 from zoo.models import build_model, config_from_dict
+from zoo.tasks import Objective, TaskIO
+
+SPLITS = ("train", "val", "test")
 
 
 def _no_decay(name: str, parameter: torch.nn.Parameter) -> bool:
@@ -26,39 +28,36 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: flo
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-class SequenceModule(L.LightningModule):
-    """Trains a per-token classifier / language model on batches `{"input_ids": [B, T], "labels": [B, T]}`.
+class TaskModule(L.LightningModule):
+    """Trains a model on batches `{"inputs", "targets"[, "lengths"]}` (`zoo.tasks.base`): the task's loss, its
+    metrics per split (`train/`, `val/`, `test/`), AdamW with warmup and cosine decay.
 
-    `model` and `optim` are plain dicts (a `ModelConfig` and an `OptimConfig` as containers) so that
-    Lightning checkpoints rebuild the module with `SequenceModule.load_from_checkpoint(path)`.
+    `model`, `optim` and `task_io` are plain dicts (a resolved `ModelConfig`, an `OptimConfig`, a `TaskIO`) so that
+    Lightning checkpoints rebuild the module with `TaskModule.load_from_checkpoint(path)`.
     """
 
-    def __init__(self, model: dict[str, Any], optim: dict[str, Any], ignore_index: int = -100):
+    def __init__(self, model: dict[str, Any], optim: dict[str, Any], task_io: dict[str, Any]):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(config_from_dict(model))
-        self.ignore_index = ignore_index
-        num_classes = self.model.config.vocab_size
-        for split in ("train", "val", "test"):
-            setattr(
-                self,
-                f"{split}_acc",
-                MulticlassAccuracy(num_classes, average="micro", ignore_index=ignore_index),
-            )
+        self.objective = Objective(TaskIO(**task_io))
+        # keyed "<split>_metrics": ModuleDict keys must not shadow nn.Module attributes such as `train`
+        self.split_metrics = nn.ModuleDict({f"{split}_metrics": self.objective.metrics(split) for split in SPLITS})
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """input_ids `[B, T]` -> logits `[B, T, V]`."""
-        return self.model(input_ids)
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A batch -> the model's outputs for it."""
+        return self.model(batch["inputs"], batch.get("lengths"))
 
     def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
-        logits = self(batch["input_ids"])
-        labels = batch["labels"]
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=self.ignore_index)
-        accuracy = getattr(self, f"{split}_acc")
-        accuracy(logits.flatten(0, 1), labels.flatten())
+        outputs = self(batch)
+        targets = batch["targets"]
+        loss = self.objective.loss(outputs, targets)
+        metrics = self.split_metrics[f"{split}_metrics"]
+        self.objective.update(metrics, outputs, targets)
         on_step = split == "train"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=labels.shape[0])
-        self.log(f"{split}/acc", accuracy, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=labels.shape[0])
+        size = targets.shape[0]
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=size)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True, batch_size=size)
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -91,4 +90,3 @@ class SequenceModule(L.LightningModule):
             lambda step: warmup_cosine(step, optim["warmup_steps"], total, optim["min_lr_ratio"]),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-

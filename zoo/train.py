@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,16 +9,22 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.anatomy import fit_to_task
 from zoo.atomic import atomic_write_text
-from zoo.config import to_objects
+from zoo.config import ExperimentConfig, to_objects
 from zoo.curves import plot_training_curves
+from zoo.errors import ConfigError
 from zoo.hub import save_pretrained
-from zoo.module import SequenceModule
-from zoo.tasks import get_task
+from zoo.module import TaskModule
+from zoo.tasks import Objective, TaskDataModule, get_task, metric_mode
 
 
 @dataclass
@@ -47,21 +52,33 @@ def _new_run_dir(output_dir: str, name: str) -> Path:
     return run_dir
 
 
-def _trainer(config, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
+def _monitor(config: ExperimentConfig, objective: Objective) -> tuple[str, str]:
+    """The metric that picks the best checkpoint and its direction: the trainer config's, else the task's."""
+    metric, mode = objective.monitor
+    if config.trainer.monitor is not None:
+        metric, mode = config.trainer.monitor, metric_mode(config.trainer.monitor)
+    mode = config.trainer.monitor_mode or mode
+    if mode is None:
+        raise ConfigError(f"config key 'trainer.monitor_mode': say whether '{metric}' is better high or low (max or min)")
+    return metric, mode
+
+
+def _trainer(config: ExperimentConfig, run_dir: Path, monitor: tuple[str, str]) -> tuple[L.Trainer, ModelCheckpoint]:
     trainer_cfg = config.trainer
+    metric, mode = monitor
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",
-        monitor=trainer_cfg.monitor,
-        mode=trainer_cfg.monitor_mode,
+        monitor=metric,
+        mode=mode,
         save_last=True,
     )
     callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
     if trainer_cfg.stop_at is not None:
         callbacks.append(
             EarlyStopping(
-                monitor=trainer_cfg.monitor,
-                mode=trainer_cfg.monitor_mode,
+                monitor=metric,
+                mode=mode,
                 stopping_threshold=trainer_cfg.stop_at,
                 patience=10**9,  # stop on the threshold only
             )
@@ -86,6 +103,12 @@ def _trainer(config, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
     return trainer, checkpoint
 
 
+def build_datamodule(experiment: ExperimentConfig) -> TaskDataModule:
+    """The data module of the experiment's task."""
+    _, datamodule_cls = get_task(experiment.task.name)
+    return datamodule_cls(experiment.task)
+
+
 def train(config: DictConfig) -> RunResult:
     """Fit, test the best checkpoint and export it. `config` comes from `zoo.config.load_config`."""
     experiment = to_objects(config)
@@ -94,19 +117,12 @@ def train(config: DictConfig) -> RunResult:
     run_dir = _new_run_dir(experiment.output_dir, experiment.name)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
 
-    _, datamodule_cls = get_task(experiment.task.name)
-    datamodule = datamodule_cls(experiment.task)
+    datamodule = build_datamodule(experiment)
     task_io = datamodule.io
-    model_cfg = experiment.model
-    if task_io.vocab_size != model_cfg.vocab_size:
-        model_cfg = dataclasses.replace(model_cfg, vocab_size=task_io.vocab_size)
-    if not task_io.per_token or task_io.num_outputs != task_io.vocab_size:
-        raise NotImplementedError(
-            f"task '{experiment.task.name}' needs {task_io}; this version trains per-token language-model tasks only"
-        )
-    module = SequenceModule(_container(model_cfg), _container(experiment.optim), ignore_index=task_io.ignore_index)
+    model_cfg = fit_to_task(experiment.model, task_io, experiment.task.name).resolved()
+    module = TaskModule(model_cfg.to_dict(), _container(experiment.optim), task_io.to_dict())
 
-    trainer, checkpoint = _trainer(experiment, run_dir)
+    trainer, checkpoint = _trainer(experiment, run_dir, _monitor(experiment, module.objective))
     trainer.fit(module, datamodule=datamodule)
     best = checkpoint.best_model_path or None
     if best:
@@ -122,6 +138,7 @@ def train(config: DictConfig) -> RunResult:
         run_dir / "export",
         name=f"{model_cfg.name}-{experiment.task.name}",
         task=_container(experiment.task),
+        task_io=task_io.to_dict(),
         task_description=datamodule.description,
         training={
             "experiment": experiment.name,

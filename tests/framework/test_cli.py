@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from zoo.cli import main
-from zoo.hub import from_pretrained
+from zoo.hub import load_pretrained as from_pretrained
 
 SHORT_RUN = [
     "trainer.max_epochs=1",

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from zoo.models import CONVERTERS, build_model, model_config
+from zoo.models.families.based import convert as based
+from zoo.models.upstream import ConversionError
 
 import zoo
-from zoo.convert import SOURCES, based, from_upstream
-from zoo.errors import ConversionError
-from zoo.models import build_model, model_config
+from zoo.convert import from_upstream
 
 VOCAB = 45  # padded to 48 by pad_vocab_size_multiple 8
 D, HEADS, FEATURE, INNER, LAYERS = 32, 4, 8, 128, 5
@@ -88,11 +89,11 @@ def to_upstream(model) -> dict[str, torch.Tensor]:
     state = {}
     for name, tensor in model.state_dict().items():
         tensor = tensor.clone()
-        if name == "embedding.weight":
+        if name == "encoder.embedding.weight":
             state["transformer.embeddings.word_embeddings.weight"] = tensor
             state["lm_head.weight"] = tensor
             continue
-        if name == "lm_head.weight":
+        if name == "head.linear.weight":
             continue
         if name == "backbone.norm_f.weight":
             state["transformer.ln_f.weight"] = tensor
@@ -120,7 +121,7 @@ def write(folder: Path, config: dict, state: dict[str, torch.Tensor]) -> Path:
 
 
 def test_registered():
-    assert SOURCES["based"] is based
+    assert CONVERTERS.get("based").model_config is based.model_config
 
 
 def test_converted_model_is_filled_exactly(tmp_path, seed):
@@ -133,7 +134,7 @@ def test_converted_model_is_filled_exactly(tmp_path, seed):
     assert set(converted) == set(ours)  # every upstream tensor has a place, every place a tensor
     assert set(sources.values()) == set(state)
     expected = {
-        "embedding.weight": "transformer.embeddings.word_embeddings.weight",
+        "encoder.embedding.weight": "transformer.embeddings.word_embeddings.weight",
         "backbone.norm_f.weight": "transformer.ln_f.weight",
         "backbone.layers.0.mixer.conv.weight": "transformer.layers.0.mixer.conv.conv.weight",
         "backbone.layers.0.mixer.in_proj.bias": "transformer.layers.0.mixer.in_proj.bias",
@@ -149,7 +150,7 @@ def test_converted_model_is_filled_exactly(tmp_path, seed):
     upstream_count = sum(t.numel() for n, t in state.items() if n != "lm_head.weight")
     assert model.num_parameters() == upstream_count
     assert sorted(t.numel() for n, t in state.items() if n != "lm_head.weight") == sorted(
-        t.numel() for n, t in model.state_dict().items() if n != "lm_head.weight"
+        t.numel() for n, t in model.state_dict().items() if n != "head.linear.weight"
     )
 
 
@@ -169,7 +170,7 @@ def test_prefixed_checkpoint_and_metrics_are_read(tmp_path, seed):
     state = {f"model.{n}": t for n, t in random_upstream(config).items()}
     state["train_metrics.num-tokens.count"] = torch.tensor(3.0)
     model = from_upstream(write(tmp_path / "up", config, state), source="based")
-    torch.testing.assert_close(model.embedding.weight, state["model.transformer.embeddings.word_embeddings.weight"])
+    torch.testing.assert_close(model.encoder.embedding.weight, state["model.transformer.embeddings.word_embeddings.weight"])
 
 
 def published_based_360m_config() -> dict:
@@ -253,7 +254,7 @@ def test_unrepresentable_configs_name_the_key(path, value, key):
 def test_full_attention_layers_convert():
     config = upstream_config(alt_mixer_2=None)
     converted, options = based.model_config(config)
-    assert converted.layers[2] == "attention" and converted.attention.kind == "full"
+    assert converted.layers[2] == "attention" and converted.mixers["attention"].kind == "full"
     assert options["kinds"][2] == "mha"
 
 

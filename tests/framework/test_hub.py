@@ -8,7 +8,15 @@ import yaml
 
 import zoo
 from zoo.errors import CheckpointError
-from zoo.hub import CARD_FILE, CONFIG_FILE, RESULTS_FILE, WEIGHTS_FILE, from_pretrained, rewrite_card, save_pretrained
+from zoo.hub import (
+    CARD_FILE,
+    CONFIG_FILE,
+    RESULTS_FILE,
+    WEIGHTS_FILE,
+    rewrite_card,
+    save_pretrained,
+)
+from zoo.hub import load_pretrained as from_pretrained
 
 TASK = {"name": "mqar", "seq_len": 64, "num_kv_pairs": 4, "vocab_size": 256}
 
@@ -48,7 +56,7 @@ def test_from_pretrained_gives_identical_logits(exported):
     model.eval()
     with torch.no_grad():
         assert torch.equal(loaded(ids), model(ids))
-    assert loaded.lm_head.weight is loaded.embedding.weight, "tied weights must stay tied after loading"
+    assert loaded.head.linear.weight is loaded.encoder.embedding.weight, "tied weights must stay tied after loading"
     assert loaded.config == model.config
 
 

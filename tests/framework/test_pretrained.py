@@ -1,9 +1,9 @@
 """The shipped checkpoint `checkpoints/hybrid-tiny-mqar`: it loads through the registry and still solves MQAR."""
 
 import torch
+from zoo.tasks import generate_mqar
 
 import zoo
-from zoo.tasks import generate_mqar
 
 
 def test_shipped_hybrid_solves_fresh_mqar_examples():

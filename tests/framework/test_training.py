@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from zoo.config import load_config
-from zoo.module import SequenceModule, warmup_cosine
+from zoo.module import TaskModule, warmup_cosine
 from zoo.train import train
 
 
@@ -22,10 +22,11 @@ def test_warmup_cosine_schedule():
 
 
 def test_weight_decay_skips_norms_biases_embeddings_and_marked_parameters():
-    module = SequenceModule(
+    module = TaskModule(
         model={"name": "hybrid-tiny", "layers": ["mamba2", "attention"], "d_model": 32,
-               "mamba2": {"d_state": 8, "headdim": 16}},
+               "mixers": {"mamba2": {"d_state": 8, "headdim": 16}}},
         optim={"lr": 1e-3, "weight_decay": 0.1, "betas": [0.9, 0.98], "eps": 1e-8, "warmup_steps": 1, "min_lr_ratio": 0.1},
+        task_io={"inputs": "tokens", "outputs": "lm", "num_outputs": 256, "vocab_size": 256},
     )
     module.trainer = type("FakeTrainer", (), {"estimated_stepping_batches": 10})()
     optimizer = module.configure_optimizers()["optimizer"]

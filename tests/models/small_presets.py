@@ -16,3 +16,8 @@ def parameter_count(name: str) -> int:
 
 
 SMALL_PRESETS = [name for name in zoo.list_models() if parameter_count(name) <= MAX_PARAMETERS]
+
+
+# Every `*-tiny` preset: at least one per family and one per attention mask kind (full, sliding window, Longformer,
+# BigBird), each under 1M parameters; the anatomy tests run them all.
+TINY_PRESETS = [name for name in SMALL_PRESETS if name.endswith("-tiny")]

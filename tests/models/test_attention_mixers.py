@@ -18,9 +18,8 @@ import dataclasses
 
 import pytest
 import torch
-
 from zoo.kernels.attention import BigBirdLayout, KVCache
-from zoo.models.attention import Attention, AttentionConfig
+from zoo.models.families.attention import Attention, AttentionConfig
 
 D_MODEL, HEADS, KV_HEADS = 32, 4, 2
 TOL = dict(rtol=1e-10, atol=1e-10)

@@ -1,4 +1,4 @@
-"""BASED's layers (`zoo.models.based`) and presets.
+"""BASED's layers (`zoo.models.families.based`) and presets.
 
 - The Taylor feature map reproduces 1 + s + s^2 / 2.
 - `BasedLinearAttention` equals the quadratic form written here from the paper's definition (normalised causal
@@ -16,11 +16,16 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
+from zoo.models import model_config
+from zoo.models.families.attention import Attention
+from zoo.models.families.based import (
+    BasedConfig,
+    BasedConv,
+    BasedLinearAttention,
+    TaylorFeatureMap,
+)
 
 import zoo
-from zoo.models import BasedConfig, BasedConv, BasedLinearAttention, model_config
-from zoo.models.attention import Attention
-from zoo.models.based import TaylorFeatureMap
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 D_MODEL = 32
@@ -231,7 +236,7 @@ def test_based_360m_has_the_upstream_parameter_count_and_layout():
     # per-module shapes, to catch two differences cancelling out in the total
     upstream = upstream_based_360m_tensors()
     ours = dict(model.named_parameters())
-    assert ours["embedding.weight"].shape == upstream["transformer.embeddings.word_embeddings.weight"]
+    assert ours["encoder.embedding.weight"].shape == upstream["transformer.embeddings.word_embeddings.weight"]
     pairs = {
         1: {"q_proj.weight": "proj_q.weight", "k_proj.weight": "proj_k.weight", "v_proj.weight": "proj_v.weight",
             "out_proj.weight": "out_proj.weight"},

@@ -3,10 +3,10 @@ sees the whole sequence, packed sequences stay independent, and decoding is refu
 
 import pytest
 import torch
+from zoo.models.bidirectional import BidirectionalMixer, reverse_sequences
+from zoo.models.families.mamba import Mamba2, Mamba2Config
 
 import zoo
-from zoo.models.bidirectional import BidirectionalMixer, reverse_sequences
-from zoo.models.mamba import Mamba2, Mamba2Config
 
 FAMILIES = ["mamba-tiny", "mamba2-tiny", "hybrid-tiny", "deltanet-tiny", "gated-deltanet-tiny", "based-tiny",
             "xlstm-tiny", "swa-tiny", "bigbird-tiny", "longformer-tiny", "attention-tiny"]

@@ -3,27 +3,27 @@ fails naming the key; section overrides given as dicts merge key by key."""
 
 import pytest
 import torch
+from zoo.models.families.based import BasedLinearAttention
 
 import zoo
-from zoo.models.based import BasedLinearAttention
 
 
 def test_section_overrides_merge_key_by_key():
-    model = zoo.create_model("swa-tiny", attention={"num_heads": 2})
+    model = zoo.create_model("swa-tiny", mixers={"attention": {"num_heads": 2}})
     mixer = model.backbone.layers[0].mixer
     assert mixer.num_heads == 2 and mixer.mask.window == (8, 0)  # the preset's window survives
     with pytest.raises(ValueError, match="num_headz"):
-        zoo.create_model("swa-tiny", attention={"num_headz": 2})
+        zoo.create_model("swa-tiny", mixers={"attention": {"num_headz": 2}})
 
 
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(attention={"num_heads": 0}), "attention.num_heads"),
-        (dict(attention={"num_kv_heads": -2}), "attention.num_kv_heads"),
-        (dict(attention={"head_dim": -4}), "attention.head_dim"),
-        (dict(attention={"num_heads": 128}), "attention.num_heads"),
-        (dict(attention={"rope_base": 0.0}), "attention.rope_base"),
+        (dict(mixers={"attention": {"num_heads": 0}}), "mixers.attention.num_heads"),
+        (dict(mixers={"attention": {"num_kv_heads": -2}}), "mixers.attention.num_kv_heads"),
+        (dict(mixers={"attention": {"head_dim": -4}}), "mixers.attention.head_dim"),
+        (dict(mixers={"attention": {"num_heads": 128}}), "mixers.attention.num_heads"),
+        (dict(mixers={"attention": {"rope_base": 0.0}}), "mixers.attention.rope_base"),
         (dict(d_intermediate=-5), "d_intermediate"),
         (dict(norm_eps=-1e-5), "norm_eps"),
         (dict(bidirectional_tied=True), "bidirectional_tied"),
@@ -44,7 +44,7 @@ def test_bad_values_name_their_key(overrides, message):
 )
 def test_gated_deltanet_initialisation_ranges(section, message):
     with pytest.raises(ValueError, match=message):
-        zoo.create_model("gated-deltanet-tiny", gated_deltanet=section)
+        zoo.create_model("gated-deltanet-tiny", mixers={"gated_deltanet": section})
 
 
 def test_based_linear_attention_survives_float16_at_long_lengths():

@@ -1,4 +1,4 @@
-"""DeltaNet and Gated DeltaNet mixers (zoo.models.deltanet): shapes, state round trips, decoding steps equal to the
+"""DeltaNet and Gated DeltaNet mixers (zoo.models.families.deltanet): shapes, state round trips, decoding steps equal to the
 parallel forward, packed sequences, configuration errors, and the presets too large for tests/models/test_models.py.
 
 Layer checks run in float64, where the chunked kernel and the step loop differ only in the order of summation
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import zoo
 from zoo.models import MIXERS, config_from_dict
-from zoo.models.deltanet import (
+from zoo.models.families.deltanet import (
     DeltaNet,
     DeltaNetConfig,
     DeltaNetState,
@@ -20,6 +18,8 @@ from zoo.models.deltanet import (
     GatedDeltaNetConfig,
     convert_fla_state_dict,
 )
+
+import zoo
 
 D_MODEL = 32
 TOL = dict(rtol=1e-10, atol=1e-10)
@@ -175,42 +175,42 @@ def test_gated_decay_is_mamba2_style():
 CONFIG_ERRORS = [
     (DeltaNet, DeltaNetConfig(num_heads=3), "d_model \\* expand_k \\(32\\) must be a positive multiple of num_heads"),
     (DeltaNet, DeltaNetConfig(num_heads=2, expand_v=0.3), "d_model \\* expand_v must be a whole number"),
-    (DeltaNet, DeltaNetConfig(num_heads=0), "num_heads must be positive"),
-    (DeltaNet, DeltaNetConfig(qk_activation="gelu"), "qk_activation must be one of"),
-    (DeltaNet, DeltaNetConfig(qk_norm="l1"), "qk_norm must be one of"),
-    (DeltaNet, DeltaNetConfig(conv_size=0), "conv_size must be at least 1"),
-    (DeltaNet, DeltaNetConfig(chunk_size=0), "chunk_size must be a positive int"),
+    (DeltaNet, DeltaNetConfig(num_heads=0), "num_heads': must be positive"),
+    (DeltaNet, DeltaNetConfig(qk_activation="gelu"), "qk_activation': must be one of"),
+    (DeltaNet, DeltaNetConfig(qk_norm="l1"), "qk_norm': must be one of"),
+    (DeltaNet, DeltaNetConfig(conv_size=0), "conv_size': must be at least 1"),
+    (DeltaNet, DeltaNetConfig(chunk_size=0), "chunk_size': must be a positive int"),
     (GatedDeltaNet, GatedDeltaNetConfig(num_heads=2, head_dim=8, num_v_heads=3),
-     "num_v_heads \\(3\\) must be a multiple of num_heads \\(2\\)"),
+     "num_v_heads': 3 must be a multiple of num_heads \\(2\\)"),
     (GatedDeltaNet, GatedDeltaNetConfig(num_heads=2, head_dim=8, expand_v=1.3),
      "head_dim \\* expand_v must be a whole"),
     (GatedDeltaNet, GatedDeltaNetConfig(num_heads=2, head_dim=0), "num_heads and head_dim must be positive"),
     (GatedDeltaNet, GatedDeltaNetConfig(num_heads=2, head_dim=8, output_gate_activation="relu"),
-     "output_gate_activation must be one of"),
+     "output_gate_activation': must be one of"),
 ]
 
 
 @pytest.mark.parametrize("cls, config, message", CONFIG_ERRORS)
 def test_invalid_configs_are_refused_with_the_reason(cls, config, message):
-    with pytest.raises(ValueError, match=f"{cls.name}: {message}"):
+    with pytest.raises(ValueError, match=f"'model.mixers.{cls.name}.[a-z_]*.*{message}"):
         cls(D_MODEL, config)
 
 
 def test_config_sections_and_mixer_names():
-    assert MIXERS["deltanet"] == (DeltaNet, "deltanet")
-    assert MIXERS["gated_deltanet"] == (GatedDeltaNet, "gated_deltanet")
-    config = config_from_dict({"layers": ["deltanet", "gated_deltanet"],
-                               "deltanet": {"num_heads": 2, "expand_k": 1, "use_gate": True},
-                               "gated_deltanet": {"num_heads": 2, "head_dim": 16, "num_v_heads": 4}})
-    assert config.deltanet.expand_k == 1.0 and config.gated_deltanet.num_v_heads == 4
+    assert (MIXERS.get("deltanet").cls, MIXERS.get("deltanet").section) == (DeltaNet, "deltanet")
+    assert (MIXERS.get("gated_deltanet").cls, MIXERS.get("gated_deltanet").section) == (GatedDeltaNet, "gated_deltanet")
+    config = config_from_dict({"layers": ["deltanet", "gated_deltanet"], "mixers": {
+        "deltanet": {"num_heads": 2, "expand_k": 1, "use_gate": True},
+        "gated_deltanet": {"num_heads": 2, "head_dim": 16, "num_v_heads": 4}}})
+    assert config.mixers["deltanet"].expand_k == 1.0 and config.mixers["gated_deltanet"].num_v_heads == 4
     model = zoo.models.build_model(config)
     assert [type(block.mixer).__name__ for block in model.backbone.layers] == ["DeltaNet", "GatedDeltaNet"]
     with pytest.raises(ValueError, match="deltanet.use_gates"):
-        config_from_dict({"deltanet": {"use_gates": True}})
+        config_from_dict({"mixers": {"deltanet": {"use_gates": True}}})
 
 
 def test_o_proj_is_scaled_as_a_residual_output():
-    """LMHeadModel scales the output projections writing into the residual stream by 1/sqrt(2 * n_layers)."""
+    """SequenceModel scales the output projections writing into the residual stream by 1/sqrt(2 * n_layers)."""
     torch.manual_seed(0)
     model = zoo.create_model("deltanet-small")
     o_proj = model.backbone.layers[0].mixer.o_proj.weight
@@ -222,18 +222,18 @@ def test_o_proj_is_scaled_as_a_residual_output():
 def test_hybrid_presets_place_the_attention_layers():
     swa = zoo.models.model_config("deltanet-swa-hybrid-tiny")
     assert swa.layers == ["deltanet", "attention", "deltanet", "attention"]
-    assert swa.attention.kind == "sliding_window" and swa.attention.window > 0
+    assert swa.mixers["attention"].kind == "sliding_window" and swa.mixers["attention"].window > 0
     full = zoo.models.model_config("deltanet-global-hybrid-tiny")
     n = len(full.layers)
     assert [i for i, name in enumerate(full.layers) if name == "attention"] == [1, n // 2]  # 2nd, (N/2 + 1)-th
-    assert full.attention.kind == "full"
+    assert full.mixers["attention"].kind == "full"
 
 
 def test_deltanet_small_decodes_as_it_runs_in_parallel(seed):
     """deltanet-small (27M parameters) is above tests/models/test_models.py's size limit: the same checks here, on
     shorter sequences."""
     model = zoo.create_model("deltanet-small").double().eval()
-    ids = torch.randint(0, model.config.vocab_size, (2, 11))
+    ids = torch.randint(0, model.vocab_size, (2, 11))
     with torch.no_grad():
         expected = model(ids)
         logits, states = model.prefill(ids[:, :4])

@@ -5,9 +5,9 @@ and sliding-window models decode with a state whose size does not grow."""
 import pytest
 import torch
 from small_presets import SMALL_PRESETS as PRESETS
+from zoo.models.generate import filter_logits
 
 import zoo
-from zoo.models.generate import filter_logits
 
 
 def _state_elements(states) -> int:
@@ -22,7 +22,7 @@ def _state_elements(states) -> int:
 @pytest.mark.parametrize("name", PRESETS)
 def test_generated_logits_equal_the_parallel_forward(name, seed):
     model = zoo.create_model(name).double().eval()
-    prompt = torch.randint(0, model.config.vocab_size, (2, 7))
+    prompt = torch.randint(0, model.vocab_size, (2, 7))
     generator = torch.Generator().manual_seed(seed)
     ids, logits = model.generate(prompt, 9, temperature=1.0, top_k=50, generator=generator, return_logits=True)
     assert ids.shape == (2, 16) and torch.equal(ids[:, :7], prompt)

@@ -7,12 +7,13 @@ import dataclasses
 
 import pytest
 import torch
+from zoo.models import ModelConfig, build_model
+from zoo.models.families.attention import Attention, AttentionConfig
+from zoo.models.families.mamba import Mamba2Config, hybrid_layers
+from zoo.models.families.mlp import MLPLayer, MLPLayerConfig
+from zoo.models.layers.rotary import RotaryEmbedding
 
 import zoo
-from zoo.models import AttentionConfig, MLPLayer, MLPLayerConfig, ModelConfig, build_model
-from zoo.models.attention import Attention
-from zoo.models.presets import hybrid_layers
-from zoo.models.rotary import RotaryEmbedding
 
 SYMBOLS = {"mamba2": "M", "attention": "*", "mlp": "-"}
 # Megatron-LM's layer pattern for its 800M-scale Mamba-2-Hybrid (48 layers, --hybrid-attention-ratio 0.08
@@ -58,7 +59,7 @@ def test_hybrid_layers_edge_ratios():
 def test_hybrid_presets_are_the_recipe_layer_for_layer():
     small = zoo.models.model_config("mamba2-hybrid-small")
     assert spell(small.layers) == MEGATRON_800M_PATTERN and small.d_intermediate == 0
-    assert not small.tie_embeddings and small.attention.position_embedding == "none"
+    assert not small.head.tie_embeddings and small.mixers["attention"].position_embedding == "none"
     model = build_model(zoo.models.model_config("mamba2-hybrid-tiny"))
     for block, name in zip(model.backbone.layers, model.config.layers):
         assert block.mlp is None, "every layer of the recipe is one sublayer: no MLP inside blocks"
@@ -84,13 +85,13 @@ def test_mlp_layer_plain_and_gated():
 
 @pytest.mark.parametrize("field, value", [("activation", "tanh"), ("d_intermediate", -3)])
 def test_mlp_layer_config_errors_name_the_key(field, value):
-    with pytest.raises(ValueError, match=f"'mlp.{field}'"):
+    with pytest.raises(ValueError, match=f"'model.mixers.mlp.{field}'"):
         MLPLayer(8, dataclasses.replace(MLPLayerConfig(), **{field: value}))
 
 
 def test_mlp_layers_stay_position_wise_in_bidirectional_models():
     config = ModelConfig(d_model=16, layers=["mamba2", "mlp"], bidirectional=True,
-                         mamba2=zoo.models.Mamba2Config(d_state=8, headdim=8, chunk_size=8))
+                         mixers={"mamba2": Mamba2Config(d_state=8, headdim=8, chunk_size=8)})
     model = build_model(config)
     assert isinstance(model.backbone.layers[1].mixer, MLPLayer) and model.backbone.layers[1].mlp is None
 
@@ -116,7 +117,7 @@ def test_partial_rotary_rotates_the_leading_channels_only():
 
 @pytest.mark.parametrize("field, value", [("position_embedding", "alibi"), ("rotary_dim", 7), ("rotary_dim", 32)])
 def test_attention_position_config_errors_name_the_key(field, value):
-    with pytest.raises(ValueError, match=f"'attention.{field}'"):
+    with pytest.raises(ValueError, match=f"'model.mixers.attention.{field}'"):
         Attention(16, dataclasses.replace(AttentionConfig(num_heads=2), **{field: value}))
 
 

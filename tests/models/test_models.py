@@ -4,17 +4,17 @@ decoding equal to the parallel forward, and packed sequences equal to separate r
 import pytest
 import torch
 from small_presets import SMALL_PRESETS as PRESETS
+from zoo.models import build_model, model_config
 
 import zoo
-from zoo.models import build_model, model_config
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_forward_backward_finite(name):
     model = zoo.create_model(name)
-    ids = torch.randint(0, model.config.vocab_size, (2, 37))
+    ids = torch.randint(0, model.vocab_size, (2, 37))
     logits = model(ids)
-    assert logits.shape == (2, 37, model.config.vocab_size)
+    assert logits.shape == (2, 37, model.vocab_size)
     logits.float().logsumexp(-1).mean().backward()
     for parameter_name, parameter in model.named_parameters():
         assert parameter.grad is not None, f"{name}: {parameter_name} got no gradient"
@@ -28,7 +28,7 @@ def test_step_decoding_matches_parallel_forward(name):
 
     float64 so that the only difference is the order of summation (tolerance 1e-9)."""
     model = zoo.create_model(name).double().eval()
-    ids = torch.randint(0, model.config.vocab_size, (3, 23))
+    ids = torch.randint(0, model.vocab_size, (3, 23))
     with torch.no_grad():
         expected = model(ids)
         prompt = 9
@@ -43,7 +43,7 @@ def test_step_decoding_matches_parallel_forward(name):
 @pytest.mark.parametrize("name", PRESETS)
 def test_decoding_from_empty_state(name):
     model = zoo.create_model(name).double().eval()
-    ids = torch.randint(0, model.config.vocab_size, (2, 6))
+    ids = torch.randint(0, model.vocab_size, (2, 6))
     with torch.no_grad():
         expected = model(ids)
         states, outputs = None, []
@@ -58,7 +58,7 @@ def test_packed_sequences_match_separate_runs(name):
     """cu_seqlens packing (B == 1) gives each sequence the logits it gets alone."""
     model = zoo.create_model(name).double().eval()
     lengths = [5, 17, 9]
-    sequences = [torch.randint(0, model.config.vocab_size, (1, n)) for n in lengths]
+    sequences = [torch.randint(0, model.vocab_size, (1, n)) for n in lengths]
     cu_seqlens = torch.tensor([0, 5, 22, 31])
     with torch.no_grad():
         packed = model(torch.cat(sequences, dim=1), cu_seqlens=cu_seqlens)
@@ -68,9 +68,9 @@ def test_packed_sequences_match_separate_runs(name):
 
 def test_tied_embeddings_share_storage_and_untied_do_not():
     tied = zoo.create_model("attention-tiny")
-    assert tied.lm_head.weight is tied.embedding.weight
-    untied = zoo.create_model("attention-tiny", tie_embeddings=False)
-    assert untied.lm_head.weight is not untied.embedding.weight
+    assert tied.head.linear.weight is tied.encoder.embedding.weight
+    untied = zoo.create_model("attention-tiny", head={"tie_embeddings": False})
+    assert untied.head.linear.weight is not untied.encoder.embedding.weight
     assert untied.num_parameters() == tied.num_parameters() + 256 * 64
 
 
@@ -81,7 +81,7 @@ def test_hybrid_pattern_builds_the_named_mixers():
 
 
 def test_unknown_mixer_is_refused_with_choices():
-    with pytest.raises(ValueError, match="unknown mixer.*choose from: attention, .*mamba, mamba2"):
+    with pytest.raises(ValueError, match="'model.layers\\[1\\]': 'mamba9' is not a registered mixer; choose from: attention, .*mamba, mamba2"):
         build_model(model_config("attention-tiny", layers=["attention", "mamba9"]))
 
 

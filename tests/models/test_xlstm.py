@@ -1,4 +1,4 @@
-"""xLSTM mixers (zoo.models.xlstm): shapes, decoding steps equal to the parallel forward, state hand-over
+"""xLSTM mixers (zoo.models.families.xlstm): shapes, decoding steps equal to the parallel forward, state hand-over
 between calls, packed sequences, how the blocks map onto our Block, initialisation, configuration errors,
 and the config/weight converters' local behaviour.
 
@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import zoo
 from zoo.models import MIXERS, ModelConfig, build_model, config_from_dict, model_config
-from zoo.models.xlstm import (
+from zoo.models.families.xlstm import (
     MLSTM,
     SLSTM,
     MLSTMConfig,
     MLSTMLayerState,
     SLSTMConfig,
     SLSTMLayerState,
-    powerlaw_forget_bias,
-    round_up_dim,
 )
-from zoo.models.xlstm_convert import config_from_xlstm, convert_feedforward, slstm_cell_weights
+from zoo.models.families.xlstm.convert import (
+    config_from_xlstm,
+    convert_feedforward,
+    slstm_cell_weights,
+)
+from zoo.models.families.xlstm.layers import round_up_dim
+from zoo.models.families.xlstm.slstm import powerlaw_forget_bias
+
+import zoo
 
 D_MODEL = 32
 TOL = dict(rtol=1e-10, atol=1e-10)
@@ -157,9 +161,11 @@ def test_backward_reaches_every_parameter(variant):
 
 
 def _config(**fields) -> ModelConfig:
-    base = dict(d_model=64, layers=["mlstm", "slstm"], d_intermediate=0, norm="layernorm", mlp_activation="gelu",
-                mlstm=MLSTMConfig(num_heads=4, chunk_size=16), slstm=SLSTMConfig(num_heads=4))
-    return ModelConfig(**{**base, **fields})
+    """The xLSTM block layout with mLSTM / sLSTM sections replaced by `mlstm=` / `slstm=` and other fields as given."""
+    mixers = {"mlstm": fields.pop("mlstm", MLSTMConfig(num_heads=4, chunk_size=16)),
+              "slstm": fields.pop("slstm", SLSTMConfig(num_heads=4))}
+    base = dict(d_model=64, layers=["mlstm", "slstm"], d_intermediate=0, norm="layernorm", mlp_activation="gelu")
+    return ModelConfig(**{**base, **fields}, mixers=mixers)
 
 
 def test_mlstm_block_has_no_mlp_and_slstm_block_has_its_feedforward():
@@ -226,7 +232,7 @@ def test_config_round_trips_through_its_dict_form():
     again = config_from_dict(OmegaConf.to_container(OmegaConf.structured(config)))
     assert again == config
     with pytest.raises(ValueError, match="mlstm"):
-        config_from_dict({"mlstm": {"num_head": 4}})
+        config_from_dict({"mixers": {"mlstm": {"num_head": 4}}})
 
 
 # ---- configuration errors ---------------------------------------------------------------------------------
@@ -235,15 +241,15 @@ def test_config_round_trips_through_its_dict_form():
 @pytest.mark.parametrize(
     "cls, config, match",
     [
-        (MLSTM, MLSTMConfig(num_heads=3), "'mlstm.num_heads': must divide the inner width 64"),
-        (MLSTM, MLSTMConfig(qkv_proj_blocksize=5), "'mlstm.qkv_proj_blocksize'"),
-        (MLSTM, MLSTMConfig(conv1d_kernel_size=0), "'mlstm.conv1d_kernel_size': must be at least 1"),
-        (MLSTM, MLSTMConfig(proj_factor=0), "'mlstm.proj_factor'"),
-        (MLSTM, MLSTMConfig(backend="cuda"), "'mlstm.backend'.*choose one of: auto, torch"),
-        (SLSTM, SLSTMConfig(num_heads=5), "'slstm.num_heads': must divide d_model 32"),
-        (SLSTM, SLSTMConfig(conv1d_kernel_size=-1), "'slstm.conv1d_kernel_size'"),
-        (SLSTM, SLSTMConfig(ffn_proj_factor=-1.0), "'slstm.ffn_proj_factor'"),
-        (SLSTM, SLSTMConfig(backend="vanilla"), "'slstm.backend'.*choose one of: auto, torch"),
+        (MLSTM, MLSTMConfig(num_heads=3), "'model.mixers.mlstm.num_heads': must divide the inner width 64"),
+        (MLSTM, MLSTMConfig(qkv_proj_blocksize=5), "'model.mixers.mlstm.qkv_proj_blocksize'"),
+        (MLSTM, MLSTMConfig(conv1d_kernel_size=0), "'model.mixers.mlstm.conv1d_kernel_size': must be at least 1"),
+        (MLSTM, MLSTMConfig(proj_factor=0), "'model.mixers.mlstm.proj_factor'"),
+        (MLSTM, MLSTMConfig(backend="cuda"), "'model.mixers.mlstm.backend'.*choose one of: auto, torch"),
+        (SLSTM, SLSTMConfig(num_heads=5), "'model.mixers.slstm.num_heads': must divide d_model 32"),
+        (SLSTM, SLSTMConfig(conv1d_kernel_size=-1), "'model.mixers.slstm.conv1d_kernel_size'"),
+        (SLSTM, SLSTMConfig(ffn_proj_factor=-1.0), "'model.mixers.slstm.ffn_proj_factor'"),
+        (SLSTM, SLSTMConfig(backend="vanilla"), "'model.mixers.slstm.backend'.*choose one of: auto, torch"),
     ],
 )
 def test_bad_layer_config_names_the_key(cls, config, match):
@@ -291,11 +297,12 @@ def test_config_from_xlstm_dict_form_and_refusals():
         "mlstm_block": {"mlstm": {"num_heads": 2}}, "slstm_block": {"slstm": {"num_heads": 2}},
     })
     assert config.layers == ["mlstm", "slstm", "mlstm", "mlstm"]
-    assert config.mlstm.num_heads == 2 and config.mlstm.qkv_proj_blocksize == 4 and config.mlstm.proj_factor == 2.0
-    assert config.slstm.ffn_proj_factor == 1.3 and config.mlp_activation == "gelu" and not config.tie_embeddings
+    mlstm, slstm = config.mixers["mlstm"], config.mixers["slstm"]
+    assert mlstm.num_heads == 2 and mlstm.qkv_proj_blocksize == 4 and mlstm.proj_factor == 2.0
+    assert slstm.ffn_proj_factor == 1.3 and config.mlp_activation == "gelu" and not config.head.tie_embeddings
     assert config.norm == "layernorm" and config.d_intermediate == 0
     all_slstm = config_from_xlstm({"vocab_size": 10, "num_blocks": 2, "slstm_block": {"feedforward": None}})
-    assert all_slstm.layers == ["slstm", "slstm"] and all_slstm.slstm.ffn_proj_factor == 0
+    assert all_slstm.layers == ["slstm", "slstm"] and all_slstm.mixers["slstm"].ffn_proj_factor == 0
     with pytest.raises(ValueError, match="'add_post_blocks_norm'"):
         config_from_xlstm({"vocab_size": 10, "add_post_blocks_norm": False, "mlstm_block": {}})
     with pytest.raises(ValueError, match="'feedforward.act_fn' = 'relu'"):

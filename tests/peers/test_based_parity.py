@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.models.based import BasedConfig, BasedLinearAttention
+from zoo.models.families.based import BasedConfig, BasedLinearAttention
 
 from .oracles import require, triton_device
 

@@ -78,7 +78,7 @@ def test_converted_fla_model_gives_the_same_logits(case, monkeypatch, tmp_path, 
     upstream.eval().save_pretrained(tmp_path / "upstream")
 
     ours = from_upstream(tmp_path / "upstream", source="fla")
-    assert ours.config.tie_embeddings == bool(fields.get("tie_word_embeddings", False))
+    assert ours.config.head.tie_embeddings == bool(fields.get("tie_word_embeddings", False))
     assert ours.num_parameters() == sum(p.numel() for p in upstream.parameters())
     assert ours.config.layers.count("attention") == len(fields.get("attn", {}).get("layers", []))
 

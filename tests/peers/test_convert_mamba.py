@@ -114,7 +114,7 @@ def test_converted_mamba_ssm_model_gives_the_same_logits(case, mamba_ssm, monkey
 
     ours = from_upstream(tmp_path / "upstream", source="mamba_ssm")
     assert ours.config.name == "upstream"
-    assert ours.config.vocab_size == upstream.lm_head.weight.shape[0]
+    assert ours.vocab_size == upstream.lm_head.weight.shape[0]
     assert ours.num_parameters() == sum(p.numel() for p in upstream.parameters())
     attention = [i for i, kind in enumerate(ours.config.layers) if kind == "attention"]
     assert attention == CASES[case].get("attn_layer_idx", [])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.models.deltanet import DeltaNet, DeltaNetConfig, GatedDeltaNet, GatedDeltaNetConfig, convert_fla_state_dict
+from zoo.models.families.deltanet import DeltaNet, DeltaNetConfig, GatedDeltaNet, GatedDeltaNetConfig, convert_fla_state_dict
 
 from .oracles import require, triton_device
 
@@ -157,7 +157,7 @@ def test_340m_presets_have_the_upstream_parameter_count(preset):
     with torch.device("meta"):
         upstream = getattr(models, model_name)(config)
         ours = zoo.create_model(preset)
-    assert config.vocab_size == ours.config.vocab_size and not ours.config.tie_embeddings
+    assert config.vocab_size == ours.vocab_size and not ours.config.head.tie_embeddings
     upstream_count = sum(p.numel() for p in upstream.parameters())
     assert ours.num_parameters() == upstream_count
     upstream_mixer = convert_fla_state_dict({n: p for n, p in upstream.model.layers[0].attn.named_parameters()})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.models.mamba import Mamba2, Mamba2Config
+from zoo.models.families.mamba import Mamba2, Mamba2Config
 
 from .oracles import require, triton_device
 

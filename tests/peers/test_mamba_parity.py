@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.models.mamba import Mamba, MambaConfig
+from zoo.models.families.mamba import Mamba, MambaConfig
 
 from .oracles import require
 

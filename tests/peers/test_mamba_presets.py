@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import zoo
-from zoo.convert import mamba_ssm as convert_mamba_ssm
-from zoo.convert.mamba_ssm import state_dict as convert_state_dict
+from zoo.models.families.mamba import convert as convert_mamba_ssm
+from zoo.models.families.mamba.convert import state_dict as convert_state_dict
 
 from .oracles import require
 

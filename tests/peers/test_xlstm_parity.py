@@ -1,12 +1,12 @@
-"""zoo.models.xlstm against xlstm 2.0.6 (NX-AI's xLSTM paper code) on converted weights
-(zoo.models.xlstm_convert), on CPU:
+"""zoo.models.families.xlstm against xlstm 2.0.6 (NX-AI's xLSTM paper code) on converted weights
+(zoo.models.families.xlstm.convert), on CPU:
 
 - an mLSTM block (`mLSTMBlock`: LayerNorm, mLSTMLayer, residual; its cell runs xlstm's parallel stabilised
   form `parallel_stabilized_simple`) and an sLSTM block (`sLSTMBlock` with the cell's "vanilla" backend, the
   plain-PyTorch loop; then LayerNorm + GELU feed-forward) against our `Block` with the `mlstm` / `slstm` mixer,
   in float32: outputs, input gradients and every parameter gradient;
 - our mLSTM layer's decoding steps against xlstm's `mLSTMLayer.step` (its recurrent stabilised step);
-- a small whole `xLSTMLMModel` (mLSTM and sLSTM blocks, tied and untied embeddings) against our LMHeadModel
+- a small whole `xLSTMLMModel` (mLSTM and sLSTM blocks, tied and untied embeddings) against our SequenceModel
   built by `config_from_xlstm` and loaded by `convert_xlstm_lm`: logits;
 - the parameter counts of the xlstm-7-1-125m and xlstm-1-0-125m presets against `xLSTMLMModel` built (on the
   meta device) from the published config those presets encode.
@@ -25,10 +25,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.models import LMHeadModel, build_model, model_config
+from zoo.models import SequenceModel, build_model, model_config
 from zoo.models.block import Block
-from zoo.models.xlstm import MLSTM, SLSTM, MLSTMConfig, SLSTMConfig
-from zoo.models.xlstm_convert import config_from_xlstm, convert_mlstm_layer, convert_xlstm_block, convert_xlstm_lm
+from zoo.models.families.xlstm import MLSTM, SLSTM, MLSTMConfig, SLSTMConfig
+from zoo.models.families.xlstm.convert import config_from_xlstm, convert_mlstm_layer, convert_xlstm_block, convert_xlstm_lm
 
 from .oracles import require
 
@@ -166,7 +166,7 @@ def test_xlstm_lm_logits_match(compare, tie_weights):
     perturb(reference)
     ours_config = config_from_xlstm(config)
     assert ours_config.layers == ["mlstm", "slstm", "mlstm", "mlstm"]
-    ours = LMHeadModel(ours_config)
+    ours = SequenceModel(ours_config)
     ours.load_state_dict(convert_xlstm_lm(reference.state_dict()), strict=True)
     assert ours.num_parameters() == sum(p.numel() for p in reference.parameters())
     ids = torch.randint(0, 50, (BATCH, T))
@@ -175,7 +175,7 @@ def test_xlstm_lm_logits_match(compare, tie_weights):
 
 
 def test_zoo_convert_reads_an_xlstm_folder(compare, tmp_path):
-    """`zoo.convert.from_upstream(..., source="xlstm")` on the folder layout zoo/convert/xlstm.py describes:
+    """`zoo.convert.from_upstream(..., source="xlstm")` on the folder layout zoo/models/families/xlstm/convert.py describes:
     config.json (the xLSTMLMModelConfig as a dict) and model.safetensors (the state dict)."""
     import dataclasses
     import json
@@ -226,6 +226,5 @@ def test_125m_parameter_counts_equal_xlstm(preset, slstm_at):
     assert ours == upstream
     converted = config_from_xlstm(config)
     preset_config = model_config(preset)
-    for field in ("d_model", "layers", "d_intermediate", "vocab_size", "tie_embeddings", "norm", "mlp_activation",
-                  "mlstm", "slstm"):
+    for field in ("d_model", "layers", "d_intermediate", "encoder", "head", "norm", "mlp_activation", "mixers"):
         assert getattr(converted, field) == getattr(preset_config, field), field

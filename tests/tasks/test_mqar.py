@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
-
 from zoo.tasks import (
     MQARConfig,
     MQARDataModule,
@@ -108,7 +107,7 @@ def _config(tmp_path: Path, **overrides) -> MQARConfig:
 
 def test_datamodule_caches_and_serves_batches(tmp_path):
     dm = MQARDataModule(_config(tmp_path))
-    assert dm.io == TaskIO(vocab_size=256, num_outputs=256, per_token=True)
+    assert dm.io == TaskIO(inputs="tokens", outputs="lm", num_outputs=256, vocab_size=256) and dm.io.per_token
     dm.prepare_data()
     files = list((tmp_path / "mqar").iterdir())
     assert files == [dm.cache_path]
@@ -121,16 +120,16 @@ def test_datamodule_caches_and_serves_batches(tmp_path):
     dm.setup("fit")
     for loader, size in ((dm.train_dataloader(), 200), (dm.val_dataloader(), 50), (dm.test_dataloader(), 30)):
         batch = next(iter(loader))
-        assert set(batch) == {"input_ids", "labels"}
-        assert batch["input_ids"].shape == batch["labels"].shape == (16, 64)
-        assert batch["input_ids"].dtype == batch["labels"].dtype == torch.long
+        assert set(batch) == {"inputs", "targets"}
+        assert batch["inputs"].shape == batch["targets"].shape == (16, 64)
+        assert batch["inputs"].dtype == batch["targets"].dtype == torch.long
         assert len(loader.dataset) == size
-        assert ((batch["labels"] != -100).sum(dim=1) == 4).all()
+        assert ((batch["targets"] != -100).sum(dim=1) == 4).all()
 
     again = MQARDataModule(_config(tmp_path))
     again.setup("fit")
-    assert torch.equal(next(iter(again.train_dataloader()))["input_ids"], next(iter(dm.train_dataloader()))["input_ids"])
-    splits = [dm.datasets[split].input_ids for split in ("train", "val", "test")]
+    assert torch.equal(next(iter(again.train_dataloader()))["inputs"], next(iter(dm.train_dataloader()))["inputs"])
+    splits = [dm.datasets[split].tensors["inputs"] for split in ("train", "val", "test")]
     assert not torch.equal(splits[1], splits[0][:50]), "splits use distinct seeds"
 
 

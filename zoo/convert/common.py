@@ -5,14 +5,14 @@ loading converted tensors into our model with errors that name the tensor."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zoo.errors import ConversionError
+from zoo.models.upstream import EMBEDDING, LM_HEAD, ConversionError, Tensors
 
 CONFIG_FILE = "config.json"
 # weight files in order of preference: one file, or a sharded index naming the shard of each tensor
@@ -21,8 +21,6 @@ INDEX_SUFFIX = ".index.json"
 HUB_PREFIX = "hf-hub:"
 HUB_PATTERNS = [CONFIG_FILE, "model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin",
                 "pytorch_model.bin.index.json"]
-
-Tensors = dict[str, torch.Tensor]
 
 
 @dataclass
@@ -120,73 +118,25 @@ def read_upstream(path_or_hub_id: str | Path) -> Upstream:
     return Upstream(origin, folder, config, read_weights(folder))
 
 
-_MISSING = object()
-
-
-class ConfigKeys:
-    """Reads the keys of an upstream config section, remembering which were read, so that `finish()` can refuse
-    the keys that nothing read (each error names the key with its section, e.g. `ssm_cfg.d_ssm`)."""
-
-    def __init__(self, section: Mapping[str, Any], where: str, prefix: str = ""):
-        if not isinstance(section, Mapping):
-            raise ConversionError(f"{where}: config key '{prefix.rstrip('.') or '<root>'}' must be a JSON object, "
-                                  f"got {section!r}")
-        self.section, self.where, self.prefix = dict(section), where, prefix
-        self.read: set[str] = set()
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        self.read.add(key)
-        if key in self.section:
-            return self.section[key]
-        if default is _MISSING:
-            raise ConversionError(f"{self.where}: config key '{self.prefix}{key}' is missing")
-        return default
-
-    def ignore(self, keys: Iterable[str]) -> None:
-        """Keys that do not change the network (initialisation, kernel or training options)."""
-        self.read.update(keys)
-
-    def expect(self, key: str, allowed: Any, default: Any, why: str) -> None:
-        """Refuse the key unless its value (or `default` when absent) is `allowed` (a value or a predicate)."""
-        value = self.get(key, default)
-        ok = allowed(value) if callable(allowed) else value == allowed
-        if not ok:
-            raise self.unsupported(key, value, why)
-
-    def unsupported(self, key: str, value: Any, why: str) -> ConversionError:
-        return ConversionError(
-            f"{self.where}: config key '{self.prefix}{key}' = {value!r} cannot be represented: {why}"
-        )
-
-    def finish(self, what: str) -> None:
-        unknown = sorted(set(self.section) - self.read)
-        if unknown:
-            names = ", ".join(f"'{self.prefix}{key}'" for key in unknown)
-            raise ConversionError(
-                f"{self.where}: config key(s) {names} unknown to the {what} converter; it cannot tell whether they "
-                f"change the network, so it refuses them (remove them from config.json if they do not)"
-            )
-
-
 def load_converted(model: torch.nn.Module, converted: Tensors, sources: Mapping[str, str], where: str) -> None:
     """Copy `converted` (our names -> tensors) into `model`, refusing tensors we have no place for, places no tensor
     fills and shape mismatches; `sources` maps our names to the upstream names for the messages. Tied weights (the
     LM head sharing the embedding) need only the embedding."""
     expected = model.state_dict()
-    tied = getattr(model.config, "tie_embeddings", False)
-    if tied and "lm_head.weight" in converted:
-        head = converted.pop("lm_head.weight")
-        embedding = converted.get("embedding.weight")
+    tied = getattr(model.config.head, "tie_embeddings", False)
+    if tied and LM_HEAD in converted:
+        head = converted.pop(LM_HEAD)
+        embedding = converted.get(EMBEDDING)
         if embedding is not None and not torch.equal(head, embedding):
             raise ConversionError(
                 f"{where}: the config ties the LM head to the embedding, but the checkpoint's "
-                f"'{sources.get('lm_head.weight', 'lm_head.weight')}' differs from its embedding"
+                f"'{sources.get(LM_HEAD, LM_HEAD)}' differs from its embedding"
             )
     unexpected = sorted(set(converted) - set(expected))
     if unexpected:
         names = ", ".join(f"'{sources.get(n, n)}'" for n in unexpected)
         raise ConversionError(f"{where}: upstream tensor(s) {names} have no counterpart in the converted model")
-    missing = sorted(set(expected) - set(converted) - ({"lm_head.weight"} if tied else set()))
+    missing = sorted(set(expected) - set(converted) - ({LM_HEAD} if tied else set()))
     if missing:
         raise ConversionError(f"{where}: the checkpoint lacks the tensor(s) for {', '.join(missing)}")
     for name, tensor in converted.items():

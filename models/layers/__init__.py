@@ -1,0 +1,1 @@
+"""Building blocks shared across families: norms, MLPs, the short convolution, rotary embeddings, dt initialisation."""
