@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "kernels")
     parser.add_argument("--ops", nargs="*", help="ops to run (default: all), e.g. scan ssd")
     parser.add_argument("--impls", nargs="*", help="implementations to run (default: all), e.g. seqzoo:torch")
+    parser.add_argument("--skip-impls", nargs="*", default=[], help="implementations to leave out, e.g. xlstm:vanilla")
     parser.add_argument("--lengths", nargs="*", type=int, help="sequence lengths (default: CPU or GPU grid)")
     parser.add_argument("--batch", type=int, default=Shape.batch)
     parser.add_argument("--heads", type=int, default=Shape.heads)
@@ -45,10 +46,13 @@ def run(args: argparse.Namespace) -> Path:
     lengths = sorted(set(args.lengths or default_lengths))
     shape = Shape(batch=args.batch, heads=args.heads, head_dim=args.head_dim)
     every_case = kernel_cases()
-    cases = [case for case in every_case
-             if (not args.ops or case.op in args.ops) and (not args.impls or case.impl in args.impls)]
+    ops, impls = sorted({c.op for c in every_case}), sorted({c.impl for c in every_case})
+    unknown = sorted(set(args.skip_impls) - set(impls))
+    if unknown:
+        raise SystemExit(f"--skip-impls names no implementation {unknown}; impls: {', '.join(impls)}")
+    cases = [case for case in every_case if (not args.ops or case.op in args.ops)
+             and (not args.impls or case.impl in args.impls) and case.impl not in args.skip_impls]
     if not cases:
-        ops, impls = sorted({c.op for c in every_case}), sorted({c.impl for c in every_case})
         raise SystemExit(f"no benchmark case matches --ops {args.ops} --impls {args.impls}; "
                          f"ops: {', '.join(ops)}; impls: {', '.join(impls)}")
     grid = {"cases": [[case.op, case.impl] for case in cases], "lengths": lengths, "shape": vars(shape)}

@@ -134,3 +134,12 @@ def test_the_committed_results_from_before_the_spread_still_draw_and_print(capsy
     print_table(payload["results"], Console(width=200))
     printed = capsys.readouterr().out
     assert "delta_rule" in printed and "slstm" in printed
+
+
+def test_skipped_implementations_are_left_out_and_unknown_ones_refused(tmp_path):
+    argv = [*TINY, "--ops", "short_conv", "--lengths", "16", "--out", str(tmp_path), "--tag", "skip"]
+    kernels.main([*argv, "--skip-impls", "seqzoo:reference", "seqzoo:triton", "causal_conv1d"])
+    (json_path,) = tmp_path.glob("kernels-*-skip.json")
+    assert [r["impl"] for r in json.loads(json_path.read_text())["results"]] == ["seqzoo:torch"]
+    with pytest.raises(SystemExit, match=r"--skip-impls names no implementation \['seqzoo:nothing'\]"):
+        kernels.main([*argv, "--skip-impls", "seqzoo:nothing"])
