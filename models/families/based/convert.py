@@ -1,5 +1,5 @@
 """HazyResearch/based's `GPTLMHeadModel` checkpoints (hazyresearch/based-360m, based-1b, ...: a config.json with the
-`GPT2MixerConfig` fields and pytorch_model.bin) -> our `LMHeadModel`. Written against HazyResearch/based's
+`GPT2MixerConfig` fields and pytorch_model.bin) -> our `SequenceModel` (token encoder, LM head). Written against HazyResearch/based's
 `based/models/gpt.py`, `mixers/convolution.py` (BaseConv), `mixers/linear_attention.py` (LinearAttention, TaylorExp)
 and `mixers/slide_attention.py` (SlidingAttention); upstream defaults apply to keys a config.json leaves out.
 fla has no BASED model class, so this is the only format the released BASED models come in.
@@ -8,8 +8,8 @@ Config -> `ModelConfig`:
 
     n_embd, n_layer, n_head              d_model, len(layers), the attention layers' num_heads (upstream overrides
                                          the sliding-window spec's own num_heads with n_head)
-    vocab_size, pad_vocab_size_multiple  vocab_size, padded up to the multiple (50257, 8 -> 50264)
-    tie_word_embeddings (default True)   tie_embeddings
+    vocab_size, pad_vocab_size_multiple  encoder.vocab_size, padded up to the multiple (50257, 8 -> 50264)
+    tie_word_embeddings (default True)   head.tie_embeddings
     mixer / alt_mixer / alt_mixer_2      the mixer of each layer: alt_mixer_2 at alt_mixer_2_layers, else alt_mixer
                                          at alt_mixer_layers, else mixer; an absent spec (or one of those layers
                                          with no spec) is flash_attn's MHA (full causal attention). By `_target_`:
@@ -46,7 +46,7 @@ Config -> `ModelConfig`:
 Weights (upstream -> ours; a leading `model.` is stripped and `*metrics*` entries dropped, as upstream's
 `from_pretrained_hf` does; `rotary_emb.inv_freq` buffers are dropped):
 
-    transformer.embeddings.word_embeddings.weight     embedding.weight
+    transformer.embeddings.word_embeddings.weight     encoder.embedding.weight
     transformer.layers.{i}.norm1.weight               backbone.layers.{i}.norm.weight
     transformer.layers.{i}.norm2.weight               backbone.layers.{i}.norm2.weight
     transformer.layers.{i}.mlp.fc1 / fc2.weight       backbone.layers.{i}.mlp.fc1 / fc2.weight (both compute
@@ -57,7 +57,7 @@ Weights (upstream -> ours; a leading `model.` is stripped and `*metrics*` entrie
     Sliding / MHA:   mixer.Wqkv.*                     mixer.in_proj.* ([q; k; v] rows, heads of head_dim)
                      mixer.out_proj.*                 mixer.out_proj.*
     transformer.ln_f.weight                           backbone.norm_f.weight
-    lm_head.weight                                    lm_head.weight (equal to the embedding when tied)
+    lm_head.weight                                    head.linear.weight (equal to the embedding when tied)
 
 Uncertain (no upstream runs here; flash_attn's CUDA extensions are needed): the released config.json files were not
 read, only the training yaml and the model code, so keys they may hold beyond those listed are refused as unknown

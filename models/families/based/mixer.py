@@ -1,6 +1,6 @@
 """BASED (Arora et al. 2024, "Simple linear attention language models balance the recall-throughput tradeoff"):
 the Taylor linear attention layer and the gated short-convolution layer. BASED's third layer type, sliding-window
-softmax attention, is `zoo.models.attention.Attention` with `kind: sliding_window` and a small window.
+softmax attention, is `zoo.models.families.attention.Attention` with `kind: sliding_window` and a small window.
 
 Taylor linear attention (`BasedLinearAttention`, layer name `based`), as flash-linear-attention's
 `fla.layers.based.BasedLinearAttention` and HazyResearch/based's `LinearAttention`:

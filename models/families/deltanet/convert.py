@@ -1,12 +1,12 @@
 """flash-linear-attention's `DeltaNetForCausalLM` and `GatedDeltaNetForCausalLM` checkpoints (fla-hub/*, models
-saved by fla's flame trainer or `save_pretrained`) -> our `LMHeadModel`. Written against fla 0.6.0; fla's config
+saved by fla's flame trainer or `save_pretrained`) -> our `SequenceModel` (token encoder, LM head). Written against fla 0.6.0; fla's config
 defaults apply to keys a config.json leaves out.
 
 Config -> `ModelConfig`:
 
     model_type  delta_net | gated_deltanet   layers: "deltanet" | "gated_deltanet" (attention at `attn` layers)
     hidden_size, num_hidden_layers           d_model, len(layers)
-    vocab_size, tie_word_embeddings          vocab_size, tie_embeddings (fla's default: untied)
+    vocab_size, tie_word_embeddings          encoder.vocab_size, head.tie_embeddings (fla's default: untied)
     norm_eps                                 norm_eps (block and final norms) and the mixer's norm_eps
     hidden_ratio, intermediate_size          d_intermediate (intermediate_size, or fla's rule: 2/3 * hidden_size *
                                              hidden_ratio rounded up to a multiple of 256)
@@ -23,10 +23,10 @@ Config -> `ModelConfig`:
 
 Weights (fla -> ours):
 
-    model.embeddings.weight                      embedding.weight
+    model.embeddings.weight                      encoder.embedding.weight
     model.layers.{i}.attn_norm.weight            backbone.layers.{i}.norm.weight
     model.layers.{i}.attn.*                      backbone.layers.{i}.mixer.*, the same names (conv weights [D, 1, W]
-                                                 -> [D, W], `zoo.models.deltanet.convert_fla_state_dict`)
+                                                 -> [D, W], `zoo.models.families.deltanet.convert_fla_state_dict`)
     attention layers: attn.{q,k,v}_proj          mixer.in_proj = [q; k; v] (weights, and biases with qkv_bias)
                       attn.o_proj.weight         mixer.out_proj.weight
     model.layers.{i}.mlp_norm.weight             backbone.layers.{i}.norm2.weight
@@ -34,7 +34,7 @@ Weights (fla -> ours):
                                                  down(swish(gate) * up), ours fc2(a * silu(g)) with [a, g] = fc1(x))
     model.layers.{i}.mlp.down_proj.weight        backbone.layers.{i}.mlp.fc2.weight
     model.norm.weight                            backbone.norm_f.weight
-    lm_head.weight                               lm_head.weight (absent from tied checkpoints: the embedding)
+    lm_head.weight                               head.linear.weight (absent from tied checkpoints: the embedding)
 
 Refused, naming the key: use_output_norm false, hidden_act other than swish, attnres_block_size (attention
 residuals), attention specs with different settings, and keys this converter does not know.

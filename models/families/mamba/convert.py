@@ -1,5 +1,5 @@
 """mamba_ssm's `MambaLMHeadModel` checkpoints (state-spaces/mamba-*, state-spaces/mamba2-*, and hybrids with
-`attn_layer_idx`) -> our `LMHeadModel`.
+`attn_layer_idx`) -> our `SequenceModel` (token encoder, LM head).
 
 Config (`MambaConfig` as config.json holds it) -> `ModelConfig`:
 
@@ -12,8 +12,8 @@ Config (`MambaConfig` as config.json holds it) -> `ModelConfig`:
                                          (0: "none"), rotary_emb_base -> rope_base, rotary_emb_interleaved (q/k rows
                                          permuted, below)
     d_intermediate                       d_intermediate rounded up to a multiple of 128 (mamba_ssm's GatedMLP does)
-    vocab_size, pad_vocab_size_multiple  vocab_size, padded
-    tie_embeddings (default True)        tie_embeddings
+    vocab_size, pad_vocab_size_multiple  encoder.vocab_size, padded
+    tie_embeddings (default True)        head.tie_embeddings
     rms_norm                             must be true: false builds nn.LayerNorm with a bias, which we do not have
     residual_in_fp32, fused_add_norm     ignored: where the residual is kept and which kernel adds and normalises;
                                          the same network (our residual stays in the model's dtype)
@@ -21,12 +21,12 @@ Config (`MambaConfig` as config.json holds it) -> `ModelConfig`:
 
 Weights (mamba_ssm -> ours):
 
-    backbone.embedding.weight            embedding.weight
+    backbone.embedding.weight            encoder.embedding.weight
     backbone.layers.{i}.norm / norm2     backbone.layers.{i}.norm / norm2 (weight; RMSNorm has no bias)
     backbone.layers.{i}.mixer.*          same names; conv1d.weight [D, 1, W] -> [D, W] (Mamba-1 and Mamba-2)
     backbone.layers.{i}.mlp.fc1 / fc2    same: both GatedMLPs compute fc2(a * silu(g)) with [a, g] = fc1(x)
     backbone.norm_f.weight               backbone.norm_f.weight
-    lm_head.weight                       lm_head.weight (the embedding itself when tied)
+    lm_head.weight                       head.linear.weight (the embedding itself when tied)
     MHA layers: mixer.in_proj ([q; k; v] rows, heads of head_dim) and mixer.out_proj as they are. With
     rotary_emb_interleaved, flash_attn rotates channel pairs (2m, 2m+1) of each head, ours (m, m + R/2): the first
     R = rotary_dim rows of every q and k head are reordered (2m -> m, 2m+1 -> m + R/2), which leaves q.k unchanged.

@@ -4,8 +4,8 @@ of tensors and configs are xlstm's config dataclasses or their dict form (e.g. a
 
 Mapping, xlstm -> ours (prefix `xlstm_block_stack.blocks.{i}.` -> `backbone.layers.{i}.`):
 
-    token_embedding.weight                        embedding.weight
-    lm_head.weight                                lm_head.weight (the same tensor when tied)
+    token_embedding.weight                        encoder.embedding.weight
+    lm_head.weight                                head.linear.weight (the same tensor when tied)
     xlstm_block_stack.post_blocks_norm.weight     backbone.norm_f.weight                  + 1
     xlstm_norm.weight                             norm.weight                             + 1
     mLSTM block, `xlstm.` -> `mixer.`:
@@ -70,7 +70,7 @@ def _conv(state: dict, out: Tensors, src: str, dst: str) -> None:
 
 
 def convert_mlstm_layer(state_dict: Mapping[str, torch.Tensor]) -> Tensors:
-    """xlstm `mLSTMLayer` state dict -> `zoo.models.xlstm.MLSTM` state dict."""
+    """xlstm `mLSTMLayer` state dict -> `zoo.models.families.xlstm.MLSTM` state dict."""
     state, out = dict(state_dict), {}
     for name in ("proj_up", "proj_down", "q_proj", "k_proj", "v_proj"):
         for part in ("weight", "bias"):
@@ -105,7 +105,7 @@ def slstm_cell_weights(recurrent_kernel: torch.Tensor, bias: torch.Tensor) -> tu
 
 
 def convert_slstm_layer(state_dict: Mapping[str, torch.Tensor]) -> Tensors:
-    """xlstm `sLSTMLayer` state dict (vanilla or CUDA backend) -> `zoo.models.xlstm.SLSTM` state dict."""
+    """xlstm `sLSTMLayer` state dict (vanilla or CUDA backend) -> `zoo.models.families.xlstm.SLSTM` state dict."""
     state, out = dict(state_dict), {}
     if "conv1d.conv.weight" in state:
         _conv(state, out, "conv1d", "conv1d")
