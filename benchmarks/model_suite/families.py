@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 import zoo
-from benchmarks.model_suite.sections import section_overrides
+from benchmarks.model_suite.sections import section_overrides, vocab_size, vocabulary_overrides
 
 TOLERANCE = 0.10  # matched parameter counts lie within 10% of the target
 
@@ -70,7 +70,7 @@ class Family:
     def overrides(self, size: Size, layers: int, d_intermediate: int) -> Overrides:
         """The preset at `size` with `layers` layers (its MLP, if it has one, `d_intermediate` wide)."""
         return dict(d_model=size.d_model, layers=self.pattern(layers), d_intermediate=d_intermediate if self.has_mlp else 0,
-                    vocab_size=size.vocab_size, **section_overrides(self.sections(size)))
+                    **vocabulary_overrides(size.vocab_size), **section_overrides(self.sections(size)))
 
     @property
     def has_mlp(self) -> bool:
@@ -204,11 +204,11 @@ class Sized:
         return {"family": self.family.name, "preset": self.family.preset, "description": self.family.description,
                 "parameters": self.parameters, "target_parameters": self.target,
                 "deviation": round(self.deviation, 4), "d_model": o["d_model"], "layers": list(o["layers"]),
-                "d_intermediate": o["d_intermediate"], "vocab_size": o["vocab_size"],
+                "d_intermediate": o["d_intermediate"], "vocab_size": vocab_size(self.config),
                 "section_overrides": {k: v for k, v in o.items() if k not in _TOP_LEVEL}}
 
 
-_TOP_LEVEL = ("d_model", "layers", "d_intermediate", "vocab_size")
+_TOP_LEVEL = ("d_model", "layers", "d_intermediate")
 
 
 def _count(family: Family, size: Size, layers: int, d_intermediate: int) -> int:

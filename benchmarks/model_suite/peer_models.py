@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.kernel_suite.case import REFERENCE_MAX_LEN
 from benchmarks.model_suite.case import LM, ModelCase
-from benchmarks.model_suite.sections import section
+from benchmarks.model_suite.sections import section, tied_embeddings, vocab_size
 from benchmarks.upstream import stand_in, try_load
 
 ModelConfig = Any  # our model's config as the built model holds it (`model.config`)
@@ -85,9 +85,9 @@ def mamba_ssm_config(config: ModelConfig, cuda: bool) -> dict:
                    dt_init_floor=m.dt_init_floor, dt_limit=tuple(m.dt_limit), A_init_range=tuple(m.A_init_range),
                    conv_bias=m.conv_bias, bias=m.bias, norm_before_gate=m.norm_before_gate)
     return dict(d_model=config.d_model, d_intermediate=config.d_intermediate, n_layer=len(config.layers),
-                vocab_size=config.vocab_size, ssm_cfg=ssm, rms_norm=cuda, norm_epsilon=config.norm_eps,
+                vocab_size=vocab_size(config), ssm_cfg=ssm, rms_norm=cuda, norm_epsilon=config.norm_eps,
                 residual_in_fp32=True, fused_add_norm=cuda, pad_vocab_size_multiple=1,
-                tie_embeddings=config.tie_embeddings)
+                tie_embeddings=tied_embeddings(config))
 
 
 def _mamba_ssm_build(config: ModelConfig):
@@ -167,7 +167,7 @@ def fla_config(config: ModelConfig) -> tuple[str, str, dict]:
     """(fla config class, fla model class, fields) for our DeltaNet or Gated DeltaNet config."""
     shared = dict(hidden_size=config.d_model, num_hidden_layers=len(config.layers),
                   intermediate_size=config.d_intermediate, hidden_act="swish", norm_eps=config.norm_eps,
-                  vocab_size=config.vocab_size, tie_word_embeddings=config.tie_embeddings, attn_mode="chunk",
+                  vocab_size=vocab_size(config), tie_word_embeddings=tied_embeddings(config), attn_mode="chunk",
                   fuse_cross_entropy=False)
     if config.layers[0] == "deltanet":
         d = section(config, "deltanet")
@@ -228,8 +228,8 @@ def xlstm_config(xl: types.ModuleType, config: ModelConfig, context_length: int,
         proj_factor=m.proj_factor, round_proj_up_to_multiple_of=m.round_to))
     return xl.xLSTMLMModelConfig(
         mlstm_block=mlstm_block, slstm_block=slstm_block, context_length=context_length, num_blocks=len(config.layers),
-        embedding_dim=config.d_model, slstm_at=slstm_at, vocab_size=config.vocab_size, bias=m.bias,
-        tie_weights=config.tie_embeddings,
+        embedding_dim=config.d_model, slstm_at=slstm_at, vocab_size=vocab_size(config), bias=m.bias,
+        tie_weights=tied_embeddings(config),
     )
 
 
