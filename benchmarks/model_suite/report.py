@@ -82,7 +82,8 @@ def figure(records: list[dict], title: str):
     _lines(train, _ran(records, "train"), "T", "tokens_per_s", styles)
     _lines(memory, _ran(records, "train"), "T", "peak_mib", styles)
     _lines(state, _ran(records, "state"), "context", "state_mib", styles)
-    for axis, ylabel, title_ in ((train, "training tokens/s (forward + backward)", "training throughput, min-max band"),
+    for axis, ylabel, title_ in ((train, "training tokens/s (forward + backward)",
+                                  "training throughput (median; shaded: slowest to fastest call)"),
                                  (memory, "peak memory (MiB)", "training peak memory"),
                                  (state, "decoding state (MiB)", "decoding state memory, batch 1")):
         axis.set_xscale("log", base=2)
