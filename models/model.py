@@ -155,8 +155,11 @@ class SequenceModel(nn.Module):
 
     @property
     def vocab_size(self) -> int:
-        """The number of token ids the LM head predicts (the token encoder's vocabulary)."""
-        return self.head.num_outputs
+        """The token encoder's vocabulary (what an LM head predicts); AttributeError for models that read no tokens."""
+        vocab = getattr(self.config.encoder, "vocab_size", None)
+        if vocab is None:
+            raise AttributeError(f"this model has no vocabulary: its encoder '{self.config.encoder.kind}' reads no tokens")
+        return vocab
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import zoo
 from zoo.config import load_config
 from zoo.module import TaskModule, warmup_cosine
 from zoo.train import train
@@ -54,6 +55,19 @@ def test_bf16_mixed_precision_keeps_float32_parameters(tmp_path, data_dir, reque
     result = train(config)
     weights = load_file(result.export_dir / "model.safetensors")
     assert weights and all(t.dtype == torch.float32 for t in weights.values())
-    checkpoint = torch.load(result.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    checkpoint = torch.load(result.run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert all(t.dtype == torch.float32 for t in checkpoint["state_dict"].values() if t.is_floating_point())
     assert set(result.metrics) >= {"test/acc", "test/loss", "val/acc", "val/loss"}
+
+
+def test_lightning_checkpoints_rebuild_the_module_from_their_hyperparameters(tmp_path, data_dir, request):
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    config = load_config(experiment, ["trainer.max_steps=2", "trainer.max_epochs=1", "task.num_train=64",
+                                      "task.num_val=32", "task.num_test=32", f"output_dir={tmp_path}"])
+    result = train(config)
+    module = TaskModule.load_from_checkpoint(result.run_dir / "checkpoints" / "best.ckpt", map_location="cpu")
+    exported = zoo.from_pretrained(result.export_dir)
+    assert module.model.config == exported.config and module.objective.monitor == ("val/acc", "max")
+    ids = torch.randint(0, 256, (2, 16))
+    with torch.no_grad():
+        torch.testing.assert_close(module.model.eval()(ids), exported(ids), rtol=0, atol=0)
