@@ -2,8 +2,10 @@
 VENV ?= .venv
 EXPERIMENT ?= configs/experiments/mqar-hybrid.yaml
 WORKERS ?= 2
+SEEDS ?= 50
+SWEEP ?= .sweep/sweep.json
 
-.PHONY: setup train test gpu-wheels gpu-check
+.PHONY: setup train test sweep gpu-wheels gpu-check
 setup:
 	./install.sh
 
@@ -12,6 +14,12 @@ train: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -n $(WORKERS) --timeout 900 tests $(ARGS)
+
+# Tolerance sweep (tests/sweep), not part of `make test`: every test that uses the `seed` fixture, SEEDS times
+# each with fresh seeds, at low priority; ARGS selects (ARGS=tests/peers, ARGS="-k based"). It writes the worst
+# error / tolerance per test and per test file to $(SWEEP) (JSON) and beside it as .txt, and prints the table.
+sweep: setup
+	nice -n 10 $(VENV)/bin/python -m pytest -q -n $(WORKERS) --timeout 900 --count $(SEEDS) --sweep $(SWEEP) $(ARGS)
 
 # The GPU check (README.md, Development): gpu-wheels prepares .whl/ here; gpu-check runs on the GPU machine.
 gpu-wheels: setup

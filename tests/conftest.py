@@ -6,6 +6,7 @@ is defined. Collection imports every test module into each worker before any tes
 before anything can import a kernel module; an explicit TRITON_INTERPRET in the environment wins.
 """
 
+import math
 import os
 
 import torch  # importing torch does not import triton
@@ -30,6 +31,49 @@ def seed() -> int:
     value = int(os.environ.get("SEQZOO_SEED", torch.seed()))
     torch.manual_seed(value)
     return value
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that used `seed` gets a report section naming it, whatever its message says."""
+    report = yield
+    seed = getattr(item, "funcargs", {}).get("seed")
+    if report.failed and seed is not None:
+        report.sections.append(("seed", f"seed={seed}; SEQZOO_SEED={seed} replays it"))
+    return report
+
+
+@pytest.fixture
+def bound(seed, request):
+    """bound(error, tolerance, what): for errors compared by hand, assert error <= tolerance, naming the seed.
+    Under `--sweep` it records error / tolerance (tests/sweep) instead, failing or not."""
+    sweep = request.config.pluginmanager.get_plugin("seqzoo-sweep")
+
+    def check(error, tolerance, what: str) -> None:
+        error, tolerance = float(error), float(tolerance)
+        if sweep is not None:
+            sweep.record(math.inf if math.isnan(error) else error / tolerance)
+            return
+        assert error <= tolerance, (
+            f"{what}: {error:.3g} exceeds {tolerance:.3g} (seed={seed}; SEQZOO_SEED={seed} replays it)"
+        )
+
+    return check
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--sweep", metavar="PATH", default=None,
+        help="sweep mode (`make sweep`, tests/sweep): run only the tests that use `seed` and write the worst "
+        "error / tolerance of their comparisons to PATH (JSON) and PATH with .txt (table); repeat with --count N",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--sweep"):
+        from sweep.plugin import register
+
+        register(config, config.getoption("--sweep"))
 
 
 @pytest.fixture
