@@ -6,9 +6,9 @@ from zoo.tasks import generate_mqar
 import zoo
 
 
-def test_shipped_hybrid_solves_fresh_mqar_examples():
-    """Fresh examples from a seed the training data never used: accuracy on the queried values >= 0.95
-    (the exported model measured 0.9945 on its test split)."""
+def test_shipped_hybrid_solves_fresh_mqar_examples(bound):
+    """Fresh examples from a seed the training data never used (drawn from the `seed` fixture's generator):
+    accuracy on the queried values >= 0.95 (the exported model measured 0.9945 on its test split)."""
     model = zoo.create_model("hybrid-tiny", pretrained="mqar")
     assert model.config.layers == ["mamba2", "attention"] and not model.training
     seed = int(torch.randint(10_000, 2**31 - 1, ()).item())
@@ -17,7 +17,7 @@ def test_shipped_hybrid_solves_fresh_mqar_examples():
         predictions = model(inputs).argmax(-1)
     queried = labels != -100
     accuracy = (predictions[queried] == labels[queried]).float().mean().item()
-    assert accuracy >= 0.95, f"accuracy {accuracy:.4f} on seed {seed}"
+    bound(1 - accuracy, 0.05, f"error rate on the queried values of MQAR seed {seed}")
 
 
 def test_shipped_checkpoint_equals_from_pretrained_of_its_folder():

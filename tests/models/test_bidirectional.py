@@ -8,6 +8,10 @@ from zoo.models.families.mamba import Mamba2, Mamba2Config
 
 import zoo
 
+# Random weights and inputs: every test reseeds from the `seed` fixture (tests/conftest.py), so that a failure
+# names its seed and `make sweep` measures these tolerances.
+pytestmark = pytest.mark.usefixtures("seed")
+
 FAMILIES = ["mamba-tiny", "mamba2-tiny", "hybrid-tiny", "deltanet-tiny", "gated-deltanet-tiny", "based-tiny",
             "xlstm-tiny", "swa-tiny", "bigbird-tiny", "longformer-tiny", "attention-tiny"]
 

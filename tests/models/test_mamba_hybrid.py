@@ -15,6 +15,10 @@ from zoo.models.layers.rotary import RotaryEmbedding
 
 import zoo
 
+# Random weights and inputs: every test reseeds from the `seed` fixture (tests/conftest.py), so that a failure
+# names its seed and `make sweep` measures these tolerances.
+pytestmark = pytest.mark.usefixtures("seed")
+
 SYMBOLS = {"mamba2": "M", "attention": "*", "mlp": "-"}
 # Megatron-LM's layer pattern for its 800M-scale Mamba-2-Hybrid (48 layers, --hybrid-attention-ratio 0.08
 # --hybrid-mlp-ratio 0.5), as forks of NVIDIA/Megatron-LM spell it in examples/mamba/train.sh

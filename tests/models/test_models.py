@@ -8,6 +8,10 @@ from zoo.models import build_model, model_config
 
 import zoo
 
+# Random weights and inputs: every test reseeds from the `seed` fixture (tests/conftest.py), so that a failure
+# names its seed and `make sweep` measures these tolerances.
+pytestmark = pytest.mark.usefixtures("seed")
+
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_forward_backward_finite(name):

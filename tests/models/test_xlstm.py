@@ -29,6 +29,10 @@ from zoo.models.families.xlstm.slstm import powerlaw_forget_bias
 
 import zoo
 
+# Random weights and inputs: every test reseeds from the `seed` fixture (tests/conftest.py), so that a failure
+# names its seed and `make sweep` measures these tolerances.
+pytestmark = pytest.mark.usefixtures("seed")
+
 D_MODEL = 32
 TOL = dict(rtol=1e-10, atol=1e-10)
 
