@@ -1,4 +1,11 @@
-"""What every Triton form needs to know: whether kernels are being defined for the CPU interpreter."""
+"""The one rule by which every op's dispatcher takes (or refuses) its Triton form, and the reasons a Triton form
+gives for not running a call.
+
+Every Triton form's module defines `triton_unsupported(*args) -> str | None`, why it cannot run a call (None if
+it can), from the reasons below and its own limits; the form raises ValueError with that reason when called
+directly, and `resolve_triton_or_torch` asks it: "auto" takes Triton on CUDA when the form can run the call, a
+forced "triton" that cannot raises. Nothing here defines a kernel.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ import importlib
 import os
 from types import ModuleType
 
+import torch
 import triton
+from torch import Tensor
+
+TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
 def interpreting() -> bool:
@@ -16,6 +27,45 @@ def interpreting() -> bool:
     if runtime is not None and hasattr(runtime, "interpret"):
         return bool(runtime.interpret)
     return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def unsupported_device(interpreted: bool, module: str, **tensors: Tensor | None) -> str | None:
+    """Why a Triton form whose kernels were defined interpreted (or not) cannot run on these tensors: off CUDA
+    without the interpreter, or on more than one device. module names the form's module, for the advice."""
+    named = [(name, t) for name, t in tensors.items() if t is not None]
+    first_name, first = named[0]
+    if not first.is_cuda and not interpreted:
+        return (
+            f"the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before {module} is first "
+            f"imported, to run on CPU); {first_name} is on {first.device}"
+        )
+    for name, t in named[1:]:
+        if t.device != first.device:
+            return f"all tensors must be on one device, got {first_name} on {first.device} and {name} on {t.device}"
+    return None
+
+
+def unsupported_dtype(**tensors: Tensor | None) -> str | None:
+    """Why the Triton kernels cannot take these tensors' dtypes (they take float16, bfloat16, float32), or None."""
+    for name, t in tensors.items():
+        if t is not None and t.dtype not in TRITON_DTYPES:
+            return (
+                f"{name} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or float32 "
+                "(backend='torch' or 'reference' take float64)"
+            )
+    return None
+
+
+def unsupported_chunk_size(chunk_size: int, sizes: tuple[int, ...] | None = None) -> str | None:
+    """Why the chunked Triton kernels cannot tile chunk_size: it must be one of `sizes`, or a power of two >= 16
+    (tl.dot's smallest tile) when sizes is None."""
+    if sizes is not None:
+        if isinstance(chunk_size, bool) or chunk_size not in sizes:
+            return f"chunk_size must be one of {sizes}, got {chunk_size!r}"
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 16 or chunk_size & (chunk_size - 1):
+        return f"chunk_size must be a power of two >= 16, got {chunk_size!r}"
+    return None
 
 
 def load_triton_form(package: str, module: str) -> ModuleType:

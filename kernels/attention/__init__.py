@@ -2,6 +2,7 @@
 BigBird block layouts), grouped-query heads and varlen."""
 
 from .blockwise import attention_blockwise
+from .checks import BACKENDS
 from .cache import KVCache
 from .dense import attention_dense
 from .dispatch import attention
@@ -11,6 +12,6 @@ from .step import attention_step
 from .tiles import TileTable, tile_table
 
 __all__ = [
-    "BigBirdLayout", "KVCache", "MaskSpec", "TileTable", "attention", "attention_blockwise", "attention_dense",
-    "attention_reference", "attention_step", "bigbird", "dense_mask", "longformer", "sliding_window", "tile_table",
+    "BACKENDS", "BigBirdLayout", "KVCache", "MaskSpec", "TileTable", "attention", "attention_blockwise",
+    "attention_dense", "attention_reference", "attention_step", "bigbird", "dense_mask", "longformer", "sliding_window", "tile_table",
 ]

@@ -6,8 +6,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_backend
-from .. import triton_support
-from ..triton_support import load_triton_form
+from ..triton_support import load_triton_form, triton_form_unsupported
 from .blockwise import attention_blockwise
 from .cache import KVCache
 from .checks import BACKENDS, check_attention_inputs, check_scale
@@ -22,19 +21,10 @@ from .reference import attention_reference
 # and by more as T grows (T = 1024: 51 vs 31-44 ms; T = 2048: 240-300 vs 40-200 ms), its work being linear in T.
 DENSE_MAX_ELEMENTS = 512 * 512
 
-_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-
 
 def _triton_unsupported(q: Tensor, k: Tensor, v: Tensor) -> str | None:
-    """Why the Triton form cannot run this (otherwise valid) call, or None if it can."""
-    if not q.is_cuda and not triton_support.interpreting():
-        return (
-            "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
-            f"zoo.kernels.attention.triton_attention is first imported, to run on CPU); q is on {q.device}"
-        )
-    if q.dtype not in _TRITON_DTYPES:
-        return f"it supports {_TRITON_DTYPES}, got q {q.dtype} (use backend='torch' or 'reference' for float64)"
-    return None
+    """Why the Triton form cannot run this (otherwise valid) call (`triton_attention.triton_unsupported`), or None."""
+    return triton_form_unsupported(__package__, "triton_attention", q, k, v)
 
 
 def auto_form(on_cuda: bool, triton_runs: bool, dense_mask: bool, packed: bool, elements: int) -> str:

@@ -30,31 +30,32 @@ import torch
 import triton
 from torch import Tensor
 
-from ..triton_support import interpreting
+from ..triton_common.configs import dot_precision
+from ..triton_support import interpreting, unsupported_device, unsupported_dtype
 from ..varlen import check_cu_seqlens
 from .mask import MaskSpec, layout_for
 from .tiles import tile_table
 from .triton_attention_bwd import _delta_kernel, _dkdv_kernel, _dq_kernel
 from .triton_attention_fwd import _fwd_kernel
 
-_INTERPRET = interpreting()
-
-# float32 inputs multiply exactly ("ieee") rather than in TF32 (as the scan kernels): float32 results then match the
-# reference to ~1e-6 on GPUs too; float16/bfloat16 take the backend default.
-FP32_DOT_PRECISION = "ieee"
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+INTERPRET = interpreting()
 _MAX_GRID_Y = 65535  # CUDA's limit on a grid's second axis, which holds (sequence, head)
+
+
+def triton_unsupported(q: Tensor, k: Tensor, v: Tensor) -> str | None:
+    """Why `attention_triton` cannot run this (otherwise valid) call, or None if it can."""
+    return unsupported_device(INTERPRET, __name__, q=q, k=k, v=v) or unsupported_dtype(q=q, k=k, v=v)
 
 
 def block_sizes(head_dim: int, value_dim: int) -> tuple[int, int]:
     """(BLOCK_M, BLOCK_N) for these head dims: the tile tables are built for them."""
-    if _INTERPRET:
+    if INTERPRET:
         return 16, 16
     return (64, 64) if max(head_dim, value_dim) <= 128 else (64, 32)
 
 
 def _launch_options(head_dim: int, value_dim: int) -> dict:
-    if _INTERPRET:
+    if INTERPRET:
         return {"num_warps": 4, "num_stages": 1}
     return {"num_warps": 4 if max(head_dim, value_dim) <= 64 else 8, "num_stages": 2}
 
@@ -137,7 +138,7 @@ def _constexprs(spec: MaskSpec, plan: _Plan, head_dim: int, value_dim: int, dtyp
         D=head_dim, DV=value_dim, BD=_pow2(head_dim), BDV=_pow2(value_dim), BM=plan.block_m, BN=plan.block_n,
         CAUSAL=spec.causal, DENSE=spec.dense, HAS_WINDOW=spec.has_window, HAS_GLOBAL=bool(spec.global_tokens),
         HAS_LAYOUT=spec.layout is not None, TRACE=trace,
-        DOT=FP32_DOT_PRECISION if dtype == torch.float32 else None,
+        DOT=dot_precision(dtype),
         **_launch_options(head_dim, value_dim),
     )
 
@@ -178,7 +179,7 @@ def _backward(q, k, v, o, lse, do, dlse, spec: MaskSpec, scale: float, plan: _Pl
     if total_q == 0 or plan.q_tiles == 0:
         return dq.zero_(), dk.zero_(), dv.zero_()
     delta = torch.empty_like(lse)
-    block_t = 16 if _INTERPRET else 64
+    block_t = 16 if INTERPRET else 64
     _delta_kernel[(triton.cdiv(total_q, block_t), heads)](
         o, do, dlse, delta, total_q, heads, DV=value_dim, BDV=_pow2(value_dim), BT=block_t, HAS_DLSE=dlse is not None,
     )
@@ -227,16 +228,9 @@ def _prepare(q: Tensor, k: Tensor, v: Tensor, mask: MaskSpec, scale: float | Non
     for arg, t in dict(q=q, k=k, v=v).items():
         if t.ndim != 4:
             raise ValueError(f"{name}: {arg} must be 4-D [B, T, H, D], got shape {tuple(t.shape)}")
-        if t.dtype not in _DTYPES:
-            raise ValueError(
-                f"{name}: {arg} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or float32 "
-                "(use backend='torch' or 'reference' for float64)"
-            )
-    if q.device.type != "cuda" and not _INTERPRET:
-        raise ValueError(
-            f"{name}: tensors are on {q.device}; Triton needs CUDA, or TRITON_INTERPRET=1 set before "
-            "zoo.kernels.attention.triton_attention is first imported"
-        )
+    reason = triton_unsupported(q, k, v)
+    if reason is not None:
+        raise ValueError(f"{name} cannot run this call: {reason}")
     batch, length, heads, head_dim = q.shape
     kb, keys, kv_heads, kd = k.shape
     if kb != batch or kd != head_dim or k.shape[:3] != v.shape[:3]:

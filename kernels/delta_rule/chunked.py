@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..checks import check_log_decay
-from ..scan.chunked import _to_chunks
+from ..chunking import to_chunks
 from ..varlen import pad_packed, unpad_to_packed
 from .reference import prepare
 
@@ -40,7 +40,7 @@ def _chunk_delta_rule(
     unchanged."""
     batch, length, heads, key_dim = q.shape
     num_chunks = max(-(-length // chunk_size), 1)
-    q, k, v, beta, g = (_to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, beta, g))  # [N, H, n, C, *]
+    q, k, v, beta, g = (to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, beta, g))  # [N, H, n, C, *]
 
     b = g.cumsum(-1)  # [N, H, n, C]
     b_last = b[..., -1:]
@@ -89,8 +89,8 @@ def delta_rule_chunked(
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay, <= 0 (a ValueError
-    otherwise: every exponential this form takes is of a number <= 0), or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
-    L2-normalise q and k first; initial_state: [N, H, K, V] (N = B, or the number of sequences in
+    otherwise: every exponential this form takes is of a number <= 0), or None (DeltaNet); scale None
+    means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first; initial_state: [N, H, K, V] (N = B, or the number of sequences in
     cu_seqlens [N + 1] with B == 1); chunk_size: tokens per chunk. Accumulates in float64 when an input
     is float64, else float32.
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ..checks import check_backend, check_chunk_size, check_shape
+from ..triton_support import load_triton_form, resolve_triton_or_torch
 from ..varlen import check_cu_seqlens
-from .checks import BACKENDS, TRITON_CHUNK_SIZES, TRITON_MAX_KEY_DIM, check_delta_rule_inputs
+from .checks import BACKENDS, check_delta_rule_inputs
 from .chunked import delta_rule_chunked
 from .reference import delta_rule_reference
 
@@ -37,9 +37,10 @@ def delta_rule(
     K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (x / sqrt(|x|^2 + 1e-6));
     initial_state: [N, H, K, V] (zeros when None), N = B, or the number of sequences when cu_seqlens
     ([N + 1], int32/int64, B == 1) packs several into one row; chunk_size: tokens per chunk;
-    backend: "auto" (Triton on CUDA where it applies: no float64, chunk_size 16, 32 or 64, K <= 256;
-    chunked torch otherwise), "torch" (chunked, WY/UT representation), "triton" (forced; CUDA, or CPU
-    under TRITON_INTERPRET=1; chunked WY/UT kernels) or "reference" (the loop over time).
+    backend: "auto" (Triton on CUDA where it applies, see `triton_delta.triton_unsupported`:
+    float16/bfloat16/float32, chunk_size 16, 32 or 64, K <= 256; chunked torch otherwise), "torch"
+    (chunked, WY/UT representation), "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1; chunked WY/UT
+    kernels) or "reference" (the loop over time).
 
     beta and g are keyword-only: they have one shape, and fla's chunk_gated_delta_rule takes them in the
     other order (g, beta), so a positional call could swap them silently.
@@ -64,23 +65,12 @@ def delta_rule(
         scale=scale, initial_state=initial_state, output_final_state=output_final_state,
         cu_seqlens=cu_seqlens, use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel,
     )
-    if backend == "reference":
-        return delta_rule_reference(q, k, v, beta=beta, g=g, **options)
-    if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, beta, g, initial_state, chunk_size)):
-        from .triton_delta import delta_rule_triton  # defines the kernels: after TRITON_INTERPRET is settled
-
-        return delta_rule_triton(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)
-    return delta_rule_chunked(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)
-
-
-def _triton_applies(
-    q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, initial_state: Tensor | None, chunk_size: int
-) -> bool:
-    """Whether "auto" should take the Triton form: CUDA tensors, no float64, a chunk size the kernels
-    tile (16, 32 or 64) and a key dimension of at most 256 (the state kernels hold [K, BV] tiles)."""
-    return (
-        q.is_cuda
-        and all(t is None or t.dtype != torch.float64 for t in (q, k, v, beta, g, initial_state))
-        and chunk_size in TRITON_CHUNK_SIZES
-        and q.shape[-1] <= TRITON_MAX_KEY_DIM
+    form = resolve_triton_or_torch(
+        "delta_rule", backend, q.is_cuda, __package__, "triton_delta", q, k, v, beta, g, initial_state, chunk_size
     )
+    if form == "reference":
+        return delta_rule_reference(q, k, v, beta=beta, g=g, **options)
+    if form == "triton":
+        triton_form = load_triton_form(__package__, "triton_delta").delta_rule_triton
+        return triton_form(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)
+    return delta_rule_chunked(q, k, v, beta=beta, g=g, chunk_size=chunk_size, **options)

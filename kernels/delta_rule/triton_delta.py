@@ -11,14 +11,37 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..scan.triton_scan import _INTERPRET, _chunk_layout
-from ..checks import check_log_decay
+from ..checks import check_log_decay, check_shape
+from ..triton_common.layout import ChunkLayout, chunk_layout, pack_tokens
+from ..triton_support import interpreting, unsupported_chunk_size, unsupported_device, unsupported_dtype
 from ..varlen import check_cu_seqlens
-from .checks import TRITON_CHUNK_SIZES, TRITON_MAX_KEY_DIM, l2_normalize
+from .checks import TRITON_CHUNK_SIZES, TRITON_MAX_KEY_DIM, check_delta_rule_inputs, l2_normalize
 from .triton_delta_bwd import delta_backward
 from .triton_delta_fwd import chunk_cumsum, delta_forward
 
-_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+INTERPRET = interpreting()
+
+
+def triton_unsupported(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    beta: Tensor,
+    g: Tensor | None = None,
+    initial_state: Tensor | None = None,
+    chunk_size: int = 64,
+) -> str | None:
+    """Why `delta_rule_triton` cannot run this (otherwise valid) call, or None if it can: the UT transform is one
+    [C, C] tile in registers (C <= 64), the state kernels hold [K, BV] tiles (K <= 256)."""
+    tensors = dict(q=q, k=k, v=v, beta=beta, g=g, initial_state=initial_state)
+    reason = (
+        unsupported_device(INTERPRET, __name__, **tensors)
+        or unsupported_dtype(**tensors)
+        or unsupported_chunk_size(chunk_size, TRITON_CHUNK_SIZES)
+    )
+    if reason is None and q.shape[-1] > TRITON_MAX_KEY_DIM:
+        reason = f"the key dimension K = {q.shape[-1]} exceeds {TRITON_MAX_KEY_DIM} (use backend='torch')"
+    return reason
 
 
 class _DeltaRuleTriton(torch.autograd.Function):
@@ -26,28 +49,25 @@ class _DeltaRuleTriton(torch.autograd.Function):
     h0 [N, H, K, V] or None. Returns (o [T, H, V], final state [N, H, K, V] float32 or None)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, g, h0, scale, cu, chunk_indices, offsets, chunk_size, output_final_state):
-        gc = chunk_cumsum(g, cu, chunk_indices, chunk_size, beta.shape)
-        o, ht, ai = delta_forward(
-            q, k, v, beta, gc, h0, scale, cu, chunk_indices, offsets, chunk_size, output_final_state
-        )
-        ctx.save_for_backward(q, k, v, beta, gc, ai, h0, cu, chunk_indices, offsets)
-        ctx.scale, ctx.chunk_size = scale, chunk_size
+    def forward(ctx, q, k, v, beta, g, h0, scale, layout: ChunkLayout, chunk_size, output_final_state):
+        gc = chunk_cumsum(g, layout, chunk_size, beta.shape)
+        o, ht, ai = delta_forward(q, k, v, beta, gc, h0, scale, layout, chunk_size, output_final_state)
+        ctx.save_for_backward(q, k, v, beta, gc, ai, h0)
+        ctx.layout, ctx.scale, ctx.chunk_size = layout, scale, chunk_size
         ctx.g_dtype = None if g is None else g.dtype
         return o, ht
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, gc, ai, h0, cu, chunk_indices, offsets = ctx.saved_tensors
+        q, k, v, beta, gc, ai, h0 = ctx.saved_tensors
         do = torch.zeros_like(v) if do is None else do.to(v.dtype).contiguous()
         dht = None if dht is None else dht.float().contiguous()
         dq, dk, dv, dbeta, dg, dh0 = delta_backward(
-            q, k, v, beta, gc, ai, h0, do, dht, ctx.scale, cu, chunk_indices, offsets, ctx.chunk_size,
-            has_g=ctx.g_dtype is not None,
+            q, k, v, beta, gc, ai, h0, do, dht, ctx.scale, ctx.layout, ctx.chunk_size, has_g=ctx.g_dtype is not None,
         )
         dg = None if dg is None else dg.to(ctx.g_dtype)
         dh0 = None if dh0 is None else dh0.to(h0.dtype)
-        return dq, dk, dv, dbeta.to(beta.dtype), dg, dh0, None, None, None, None, None, None
+        return dq, dk, dv, dbeta.to(beta.dtype), dg, dh0, None, None, None, None
 
 
 def delta_rule_triton(
@@ -69,8 +89,8 @@ def delta_rule_triton(
         S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,    o_t = S_t^T (scale * q_t)
 
     q, k: [B, T, H, K] (K <= 256); v: [B, T, H, V]; beta: [B, T, H]; g: [B, T, H] log-decay (<= 0, a
-    ValueError otherwise) or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel: L2-normalise q and k first (in torch,
-    in float32, before the kernels; autograd differentiates it); initial_state: [N, H, K, V] (N = B, or the
+    ValueError otherwise) or None (DeltaNet); scale None means K ** -0.5; use_qk_l2norm_in_kernel:
+    L2-normalise q and k first (in torch, in float32, before the kernels; autograd differentiates it); initial_state: [N, H, K, V] (N = B, or the
     number of sequences in cu_seqlens [N + 1] with B == 1); chunk_size: 16, 32 or 64. q, k, v: float16,
     bfloat16 or float32 (cast to one common dtype; float32 matmuls run in full float32, not TF32); beta, g
     and initial_state any of those; matmuls accumulate in float32, and the states, decays and the UT
@@ -84,56 +104,28 @@ def delta_rule_triton(
     output_final_state). Tensors must be on CUDA, or on CPU with TRITON_INTERPRET=1 set before import.
     """
     name = "delta_rule_triton"
-    if chunk_size not in TRITON_CHUNK_SIZES or isinstance(chunk_size, bool):
-        raise ValueError(f"{name}: chunk_size must be one of {TRITON_CHUNK_SIZES}, got {chunk_size!r}")
-    tensors = dict(q=q, k=k, v=v, beta=beta, g=g, initial_state=initial_state)
-    for arg, t in tensors.items():
-        if t is not None and t.dtype not in _TRITON_DTYPES:
-            raise ValueError(
-                f"{name}: {arg} has dtype {t.dtype}; the Triton kernels take float16, bfloat16 or "
-                "float32 (use backend='torch' or 'reference' for float64)"
-            )
-    if q.device.type != "cuda" and not _INTERPRET:
-        raise ValueError(
-            f"{name}: tensors are on {q.device}; Triton needs CUDA, or TRITON_INTERPRET=1 set before "
-            "zoo.kernels.delta_rule's Triton modules are first imported"
-        )
+    check_shape(name, "q", q, "B, T, H, K", [None] * 4)
     batch, length, heads, key_dim = q.shape
-    if key_dim > TRITON_MAX_KEY_DIM:
-        raise ValueError(f"{name}: the key dimension K = {key_dim} exceeds {TRITON_MAX_KEY_DIM} (use backend='torch')")
-    for arg, t, dims in (("k", k, q.shape), ("v", v, (batch, length, heads, v.shape[-1]))):
-        if tuple(t.shape) != tuple(dims):
-            raise ValueError(f"{name}: {arg} has shape {tuple(t.shape)} but expected {tuple(dims)} from q")
-    for arg, t in (("beta", beta), ("g", g)):
-        if t is not None and tuple(t.shape) != (batch, length, heads):
-            raise ValueError(
-                f"{name}: {arg} has shape {tuple(t.shape)} but expected (B, T, H) = {(batch, length, heads)}"
-            )
-    if g is not None:
-        check_log_decay(name, "g", g)
     if cu_seqlens is not None:
         check_cu_seqlens(cu_seqlens, batch, length)
     num_states = batch if cu_seqlens is None else cu_seqlens.numel() - 1
-    expected = (num_states, heads, key_dim, v.shape[-1])
-    if initial_state is not None and tuple(initial_state.shape) != expected:
-        raise ValueError(
-            f"{name}: initial_state has shape {tuple(initial_state.shape)} but expected (N, H, K, V) = {expected}"
-        )
+    check_delta_rule_inputs(
+        name, q, k, v, beta, g, initial_state,
+        lead="B, T", num_states=num_states, state_name="initial_state", state_source="q and v",
+    )
+    reason = triton_unsupported(q, k, v, beta, g, initial_state, chunk_size)
+    if reason is not None:
+        raise ValueError(f"{name} cannot run this call: {reason}")
+    if g is not None:
+        check_log_decay(name, "g", g)
     scale = key_dim**-0.5 if scale is None else float(scale)
-    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)
-    out_dtype = q.dtype
+    dtype, out_dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype), q.dtype
     if use_qk_l2norm_in_kernel:
         q, k = l2_normalize(q.float()), l2_normalize(k.float())
-
-    def packed(x: Tensor, dt: torch.dtype) -> Tensor:
-        return x.to(dt).reshape(batch * length, *x.shape[2:]).contiguous()
-
-    cu, chunk_indices, offsets = _chunk_layout(cu_seqlens, batch, length, chunk_size, q.device)
+    layout = chunk_layout(cu_seqlens, batch, length, chunk_size, q.device)
     h0 = None if initial_state is None else initial_state.contiguous()
     o, final_state = _DeltaRuleTriton.apply(
-        packed(q, dtype), packed(k, dtype), packed(v, dtype), packed(beta, beta.dtype),
-        None if g is None else packed(g, g.dtype), h0,
-        scale, cu, chunk_indices, offsets, chunk_size, output_final_state,
+        pack_tokens(q, dtype), pack_tokens(k, dtype), pack_tokens(v, dtype), pack_tokens(beta, beta.dtype),
+        None if g is None else pack_tokens(g, g.dtype), h0, scale, layout, chunk_size, output_final_state,
     )
-    o = o.view(batch, length, heads, v.shape[-1]).to(out_dtype)
-    return o, final_state
+    return o.view(batch, length, heads, v.shape[-1]).to(out_dtype), final_state

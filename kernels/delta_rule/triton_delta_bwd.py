@@ -42,8 +42,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ..scan.triton_scan import _dot_precision
-from .triton_delta_fwd import KEY, STATE_CONFIGS, block_configs, padded_key_dim, wy_states
+from ..triton_common.configs import block_configs, dot_precision
+from ..triton_common.layout import ChunkLayout
+from ..triton_common.prologue import chunk_tokens, sequence_chunks, state_tile
+from .triton_delta_fwd import KEY, STATE_CONFIGS, padded_key_dim, wy_states
 
 _GRAD_CONFIGS = block_configs(("BK", "BV"), [(32, 32), (64, 64), (64, 32), (32, 64)], warps=[4, 8], stages=[2, 3])
 MIN_BK = min(config.kwargs["BK"] for config in _GRAD_CONFIGS)  # sets the number of partial-sum slots
@@ -61,20 +63,11 @@ def _state_bwd_kernel(
     sequence in reverse with the whole key axis (KP >= K)."""
     i_v = tl.program_id(0)
     i_nh = tl.program_id(1)
-    i_n = i_nh // H
     i_h = i_nh % H
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    c0 = tl.load(chunk_offsets + i_n).to(tl.int64)
-    n_chunks = tl.load(chunk_offsets + i_n + 1) - tl.load(chunk_offsets + i_n)
+    bos, eos, c0, n_chunks = sequence_chunks(cu_seqlens, chunk_offsets, i_nh // H)
 
     o_i = tl.arange(0, BT)
-    o_k = tl.arange(0, KP)
-    o_v = i_v * BV + tl.arange(0, BV)
-    m_k = o_k < K
-    m_v = o_v < V
-    m_kv = m_k[:, None] & m_v[None, :]
-    kv = o_k[:, None] * V + o_v[None, :]
+    o_k, o_v, m_k, m_v, m_kv, kv = state_tile(0, i_v, K, V, KP, BV)  # the whole key axis
     b_ds = tl.zeros([KP, BV], dtype=tl.float32)
     if HAS_DHT:
         b_ds += tl.load(dht + i_nh.to(tl.int64) * K * V + kv, mask=m_kv, other=0).to(tl.float32)
@@ -130,12 +123,8 @@ def _grad_kernel(
     i_k = tl.program_id(0)
     i_c = tl.program_id(1)
     i_h = tl.program_id(2)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_i = tl.arange(0, BT)
-    t0 = bos + c * BT
     o_t = t0 + o_i
     m_t = o_t < eos
     r_k = (o_t * H + i_h) * K
@@ -217,20 +206,16 @@ def _grad_kernel(
                 tl.store(dg + i_p * part + o_t * H + i_h, tl.zeros([BT], dtype=tl.float32), mask=m_t)
 
 
-def delta_backward(
-    q, k, v, beta, gc, ai, h0, do, dht, scale, cu, chunk_indices, offsets, chunk_size, *, has_g
-):
+def delta_backward(q, k, v, beta, gc, ai, h0, do, dht, scale, layout: ChunkLayout, chunk_size, *, has_g):
     """The backward pass on packed rows; ai [T, H, C] float32: the forward's UT transforms M. Returns
     (dq, dk [T, H, K], dv [T, H, V] in their inputs' dtype, dbeta [T, H] float32, dg [T, H] float32 or
     None unless has_g, dh0 [N, H, K, V] float32 or None when h0 is None)."""
     length, heads, key_dim = q.shape
     value_dim = v.shape[-1]
-    num_chunks, num_states = chunk_indices.shape[0], offsets.numel() - 1
-    dot = _dot_precision(q.dtype)
+    num_chunks, num_states = layout.num_chunks, layout.num_sequences
+    dot = dot_precision(q.dtype)
 
-    _, w, vn, h, _ = wy_states(
-        k, v, beta, gc, h0, cu, chunk_indices, offsets, chunk_size, store_final=False, ai=ai
-    )
+    _, w, vn, h, _ = wy_states(k, v, beta, gc, h0, layout, chunk_size, store_final=False, ai=ai)
     dh = torch.empty_like(h)
     du = torch.empty_like(v)
     dh0 = None if h0 is None else torch.empty(h0.shape, device=q.device, dtype=torch.float32)
@@ -239,7 +224,7 @@ def delta_backward(
         return (triton.cdiv(value_dim, meta["BV"]), num_states * heads)
 
     _state_bwd_kernel[state_grid](
-        q, k, w, do, gc, dh, du, dht, dh0, cu, offsets, scale, heads,
+        q, k, w, do, gc, dh, du, dht, dh0, layout.cu_seqlens, layout.chunk_offsets, scale, heads,
         K=key_dim, V=value_dim, BT=chunk_size, KP=padded_key_dim(key_dim), DOT=dot,
         HAS_DHT=dht is not None, STORE_DH0=h0 is not None,
     )
@@ -252,7 +237,7 @@ def delta_backward(
         grid = lambda meta: (triton.cdiv(key_dim, meta["BK"]), num_chunks, heads)  # noqa: E731
         _grad_kernel[grid](
             q, k, v, beta, gc, ai, vn, do, du, h, dh, dq, dk, dv, dbeta_parts, dg_parts,
-            cu, chunk_indices, scale, length, heads,
+            layout.cu_seqlens, layout.chunk_indices, scale, length, heads,
             K=key_dim, V=value_dim, BT=chunk_size, DOT=dot, PARTS=parts, HAS_G=has_g,
         )
     dbeta = dbeta_parts.sum(0)

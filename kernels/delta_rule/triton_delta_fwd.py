@@ -13,22 +13,22 @@ Sequence Length"; the gated form as in gated DeltaNet), with b_i the cumulative 
     o_i = scale [gamma_i S_0^T q_i + sum_{j <= i} exp(b_i - b_j) (q_i . k_j) u_j]
     S_end = gamma_L S_0 + sum_j exp(b_L - b_j) k_j u_j^T
 
-so once U is known the output and the state are those of the plain gated scan with values U
-(kernels/scan/triton_scan.py, whose chunk cumsum and output kernels this module reuses).
+so once U is known the output and the state are those of the plain gated scan with values U (the chunk
+cumsum and output kernels are the shared ones of kernels/triton_common).
 
 Forward kernels:
-  1. `_chunk_cumsum_kernel` (triton_scan) b = within-chunk cumulative sum of g (float32), gated only.
+  1. `cumsum.chunk_local_cumsum`  b = within-chunk cumulative sum of g (float32), gated only.
   2. `_wy_kernel`          one program per (chunk, head): A, then M by forward substitution row by row
                            (M_i = e_i - sum_{j < i} A_ij M_j), stored [T, H, C] float32 (and kept for the
                            backward, which reruns this kernel reading M); W and U~ in the inputs' dtype.
   3. `_state_fwd_kernel`   one program per (V-block, sequence x head) loops over the chunks of its sequence
                            holding the whole key axis of the state ([K, BV]: W S_0 sums over it): stores
                            the state before every chunk (float32), U (inputs' dtype) and the final state.
-  4. `_output_kernel` (triton_scan) o from q, k, U and the chunk-start states.
+  4. `chunk_output.chunk_output`  o from q, k, U and the chunk-start states.
 
 Every exponential is of a number <= 0 when g <= 0 (ratios are masked to the causal triangle before exp).
-Varlen is native, with triton_scan's chunk layout: every kernel works on a list of chunks (sequence, chunk
-within the sequence) and masks by the end of its sequence, so chunks never cross sequences.
+Varlen is native, with the chunk layout of `triton_common.layout`: every kernel works on a list of chunks
+(sequence, chunk within the sequence) and masks by the end of its sequence, so chunks never cross sequences.
 """
 
 from __future__ import annotations
@@ -38,21 +38,11 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..scan.triton_scan import _INTERPRET, _chunk_cumsum_kernel, _dot_precision, _output_kernel
-
-
-def block_configs(names: tuple[str, ...], blocks: list[tuple[int, ...]], warps: list[int], stages: list[int]):
-    """Autotuning configs over the block sizes `names` (one tuple of sizes per entry of `blocks`) x
-    num_warps x num_stages; one small config (every block 32) under the interpreter."""
-    if _INTERPRET:
-        return [triton.Config({name: 32 for name in names}, num_warps=4, num_stages=1)]
-    return [
-        triton.Config(dict(zip(names, sizes)), num_warps=w, num_stages=s)
-        for sizes in blocks
-        for w in warps
-        for s in stages
-    ]
-
+from ..triton_common.chunk_output import chunk_output
+from ..triton_common.configs import block_configs, dot_precision
+from ..triton_common.cumsum import chunk_local_cumsum
+from ..triton_common.layout import ChunkLayout
+from ..triton_common.prologue import chunk_rows, sequence_chunks, state_tile
 
 _WY_CONFIGS = block_configs(("BK", "BV"), [(32, 32), (64, 64)], warps=[2, 4, 8], stages=[2, 3])
 # The state kernels keep [K, BV] tiles in registers: small BV for large K.
@@ -68,8 +58,7 @@ def padded_key_dim(key_dim: int) -> int:
 # ---------------------------------------------------------------------------------------------------------
 # Kernels. Layout: one packed row, q, k, w [T, H, K], v, u, vn [T, H, V], beta, gc [T, H]: token t of head
 # h starts at (t * H + h) * K. ai [T, H, BT] float32 (row t, column j: token j of t's chunk). States
-# [chunks or N, H, K, V] float32. A chunk program finds its sequence n and its chunk c within it in
-# chunk_indices[i_c] = (n, c); its tokens are bos + c * BT + i, valid below eos.
+# [chunks or N, H, K, V] float32. A chunk program finds its tokens with `prologue.chunk_rows`.
 
 
 @triton.autotune(configs=_WY_CONFIGS, key=[*KEY, "COMPUTE_M"])
@@ -83,13 +72,8 @@ def _wy_kernel(
     else M is read from ai), W = M diag(beta exp(b)) K into w, U~ = M diag(beta) V into u. Grid (chunks, H)."""
     i_c = tl.program_id(0)
     i_h = tl.program_id(1)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
     o_i = tl.arange(0, BT)
-    o_t = bos + c * BT + o_i
-    m_t = o_t < eos
+    o_t, m_t, _ = chunk_rows(cu_seqlens, chunk_indices, i_c, BT)
     r_k = (o_t * H + i_h) * K
     r_v = (o_t * H + i_h) * V
     b_beta = tl.load(beta + o_t * H + i_h, mask=m_t, other=0).to(tl.float32)
@@ -145,19 +129,10 @@ def _state_fwd_kernel(
     S <- exp(b_L) S + sum_j exp(b_L - b_j) k_j u_j^T."""
     i_v = tl.program_id(0)
     i_nh = tl.program_id(1)
-    i_n = i_nh // H
     i_h = i_nh % H
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    c0 = tl.load(chunk_offsets + i_n).to(tl.int64)
-    n_chunks = tl.load(chunk_offsets + i_n + 1) - tl.load(chunk_offsets + i_n)
+    bos, eos, c0, n_chunks = sequence_chunks(cu_seqlens, chunk_offsets, i_nh // H)
 
-    o_k = tl.arange(0, KP)
-    o_v = i_v * BV + tl.arange(0, BV)
-    m_k = o_k < K
-    m_v = o_v < V
-    m_kv = m_k[:, None] & m_v[None, :]
-    kv = o_k[:, None] * V + o_v[None, :]
+    o_k, o_v, m_k, m_v, m_kv, kv = state_tile(0, i_v, K, V, KP, BV)  # the whole key axis
     b_s = tl.zeros([KP, BV], dtype=tl.float32)
     if HAS_H0:
         b_s += tl.load(h0 + i_nh.to(tl.int64) * K * V + kv, mask=m_kv, other=0).to(tl.float32)
@@ -187,34 +162,31 @@ def _state_fwd_kernel(
 
 # ---------------------------------------------------------------------------------------------------------
 # Host side. Tensors are packed rows: q, k [T, H, K], v [T, H, V] in one dtype, beta [T, H], gc [T, H]
-# float32; cu, chunk_indices, offsets from triton_scan's `_chunk_layout`.
+# float32; the chunks of `layout.chunk_layout`.
 
 
-def chunk_cumsum(g: Tensor | None, cu: Tensor, chunk_indices: Tensor, chunk_size: int, shape) -> Tensor:
-    """b = the within-chunk cumulative sum of g [T, H] (float32), zeros when g is None (DeltaNet)."""
+def chunk_cumsum(g: Tensor | None, layout: ChunkLayout, chunk_size: int, shape) -> Tensor:
+    """b = the within-chunk cumulative sum of g [T, H] (float32), zeros of `shape` when g is None (DeltaNet)."""
     if g is None:
-        return torch.zeros(shape, device=cu.device, dtype=torch.float32)
-    gc = torch.empty(shape, device=g.device, dtype=torch.float32)
-    if chunk_indices.shape[0]:
-        _chunk_cumsum_kernel[(chunk_indices.shape[0], shape[1])](g, gc, cu, chunk_indices, shape[1], BT=chunk_size)
-    return gc
+        return torch.zeros(shape, device=layout.cu_seqlens.device, dtype=torch.float32)
+    return chunk_local_cumsum(g, layout, chunk_size)
 
 
-def wy_states(k, v, beta, gc, h0, cu, chunk_indices, offsets, chunk_size, *, store_final, ai=None):
+def wy_states(k, v, beta, gc, h0, layout: ChunkLayout, chunk_size, *, store_final, ai=None):
     """Kernels 2 and 3. Returns (ai [T, H, C] float32: M row by row (computed unless given: the backward
     passes the forward's), w [T, H, K], vn [T, H, V] = U (both in k's dtype), h [chunks, H, K, V] float32:
     the state before every chunk, ht [N, H, K, V] float32 or None unless store_final)."""
     length, heads, key_dim = k.shape
     value_dim = v.shape[-1]
-    num_chunks, num_states = chunk_indices.shape[0], offsets.numel() - 1
-    dot = _dot_precision(k.dtype)
+    num_chunks, num_states = layout.num_chunks, layout.num_sequences
+    dot = dot_precision(k.dtype)
     compute_m = ai is None
     if compute_m:
         ai = torch.empty(length, heads, chunk_size, device=k.device, dtype=torch.float32)
     w, u, vn = torch.empty_like(k), torch.empty_like(v), torch.empty_like(v)
     if num_chunks:
         _wy_kernel[(num_chunks, heads)](
-            k, v, beta, gc, ai, w, u, cu, chunk_indices, heads,
+            k, v, beta, gc, ai, w, u, layout.cu_seqlens, layout.chunk_indices, heads,
             K=key_dim, V=value_dim, BT=chunk_size, DOT=dot, COMPUTE_M=compute_m,
         )
     h = k.new_empty(num_chunks, heads, key_dim, value_dim, dtype=torch.float32)
@@ -224,27 +196,15 @@ def wy_states(k, v, beta, gc, h0, cu, chunk_indices, offsets, chunk_size, *, sto
         return (triton.cdiv(value_dim, meta["BV"]), num_states * heads)
 
     _state_fwd_kernel[grid](
-        k, w, u, gc, h, vn, h0, ht, cu, offsets, heads,
+        k, w, u, gc, h, vn, h0, ht, layout.cu_seqlens, layout.chunk_offsets, heads,
         K=key_dim, V=value_dim, BT=chunk_size, KP=padded_key_dim(key_dim), DOT=dot,
         HAS_H0=h0 is not None, STORE_HT=store_final,
     )
     return ai, w, vn, h, ht
 
 
-def delta_forward(q, k, v, beta, gc, h0, scale, cu, chunk_indices, offsets, chunk_size, output_final_state):
+def delta_forward(q, k, v, beta, gc, h0, scale, layout: ChunkLayout, chunk_size, output_final_state):
     """The forward pass on packed rows. Returns (o [T, H, V] in v's dtype, final state [N, H, K, V]
     float32 or None, ai [T, H, C] float32: the UT transforms M, kept for the backward)."""
-    _, heads, key_dim = q.shape
-    value_dim = v.shape[-1]
-    num_chunks = chunk_indices.shape[0]
-    ai, _, vn, h, ht = wy_states(
-        k, v, beta, gc, h0, cu, chunk_indices, offsets, chunk_size, store_final=output_final_state
-    )
-    o = torch.empty_like(v)
-    if num_chunks:
-        grid = lambda meta: (triton.cdiv(value_dim, meta["BV"]), num_chunks, heads)  # noqa: E731
-        _output_kernel[grid](
-            q, k, vn, gc, h, o, cu, chunk_indices, scale, heads,
-            K=key_dim, V=value_dim, BT=chunk_size, DOT=_dot_precision(q.dtype),
-        )
-    return o, ht, ai
+    ai, _, vn, h, ht = wy_states(k, v, beta, gc, h0, layout, chunk_size, store_final=output_final_state)
+    return chunk_output(q, k, vn, gc, h, layout, scale, chunk_size), ht, ai

@@ -1,17 +1,14 @@
-"""The scan op: gated linear attention with a matrix state (decay per head or per key channel), and on it
-Mamba-2 SSD and the mLSTM (exponential input gate, normaliser and max-stabiliser)."""
+"""The scan op: gated linear attention with a matrix state and a decay per head or per key channel (GLA).
+Mamba-2's SSD (kernels/ssd) is a thin layer on it.
 
+The Triton forms (triton_scan.scan_triton, triton_gla.scan_triton_gla) are not imported here: importing them
+defines their kernels, which must happen after TRITON_INTERPRET is settled; `scan(..., backend="triton")`
+imports them lazily."""
+
+from .checks import BACKENDS
 from .chunked import scan_chunked
 from .dispatch import scan
-from .mlstm import mlstm_scan
-from .mlstm_chunked import mlstm_chunked
-from .mlstm_reference import mlstm_reference
-from .mlstm_step import mlstm_step
 from .reference import scan_reference
-from .ssd import ssd_scan, ssd_step
 from .step import scan_step
 
-__all__ = [
-    "scan", "scan_step", "ssd_scan", "ssd_step", "scan_reference", "scan_chunked",
-    "mlstm_scan", "mlstm_step", "mlstm_reference", "mlstm_chunked",
-]
+__all__ = ["BACKENDS", "scan", "scan_step", "scan_reference", "scan_chunked"]

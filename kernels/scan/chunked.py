@@ -16,19 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..checks import check_log_decay
+from ..chunking import to_chunks
 from ..precision import accumulation_dtype
 from ..varlen import pad_packed, unpad_to_packed
-
-
-def _to_chunks(x: Tensor, num_chunks: int, chunk_size: int) -> Tensor:
-    """[N, T, H, *D] -> [N, H, num_chunks, chunk_size, *D], contiguous, zero-padded after T.
-
-    Zero padding (g = 0: decay 1; k = v = 0: no update) leaves the state unchanged."""
-    x = x.transpose(1, 2).contiguous()
-    pad = num_chunks * chunk_size - x.shape[2]
-    if pad:
-        x = F.pad(x, (0, 0) * (x.ndim - 3) + (0, pad))
-    return x.view(*x.shape[:2], num_chunks, chunk_size, *x.shape[3:])
 
 
 def _chunk_scan(
@@ -44,7 +34,7 @@ def _chunk_scan(
     """
     batch, length, heads, _ = q.shape
     num_chunks = max(-(-length // chunk_size), 1)
-    q, k, v, g = (_to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, g))  # [N, H, n, C, *]
+    q, k, v, g = (to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, g))  # [N, H, n, C, *]
 
     b = g.cumsum(-1)
     b_last = b[..., -1:]
@@ -116,7 +106,7 @@ def _chunk_scan_per_channel(
     """
     batch, length, heads, _ = q.shape
     num_chunks = max(-(-length // chunk_size), 1)
-    q, k, v, g = (_to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, g))  # [N, H, n, C, *]
+    q, k, v, g = (to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, g))  # [N, H, n, C, *]
 
     b = g.cumsum(-2)  # [N, H, n, C, K]
     b_last = b[..., -1:, :]  # [N, H, n, 1, K]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from ..varlen import check_cu_seqlens
 from ..checks import check_backend, check_chunk_size, check_shape
+from ..triton_support import load_triton_form, resolve_triton_or_torch
+from ..varlen import check_cu_seqlens
 from .checks import BACKENDS, check_scan_inputs
 from .chunked import scan_chunked
 from .reference import scan_reference
@@ -35,8 +35,9 @@ def scan(
     exponential they take is of a number <= 0; "reference" runs the loop for any sign);
     scale None means K ** -0.5; initial_state: [N, H, K, V] (zeros when None), N = B, or the number
     of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
-    chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies: no float64,
-    chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
+    chunk_size: tokens per chunk; backend: "auto" (Triton on CUDA where it applies, see
+    `triton_scan.triton_unsupported`: float16/bfloat16/float32, chunk_size a power of two >= 16; chunked torch
+    otherwise), "torch" (chunked),
     "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1) or "reference" (the loop over time).
 
     Returns (o [B, T, H, V] in q's dtype, final_state [N, H, K, V] in float32 (float64 when an
@@ -58,25 +59,14 @@ def scan(
     options = dict(
         scale=scale, initial_state=initial_state, output_final_state=output_final_state, cu_seqlens=cu_seqlens
     )
-    if backend == "reference":
-        return scan_reference(q, k, v, g, **options)
-    if backend == "triton" or (backend == "auto" and _triton_applies(q, k, v, g, chunk_size)):
-        if g.ndim == q.ndim:  # a decay per key channel (GLA)
-            from .triton_gla import scan_triton_gla  # defines the kernels: after TRITON_INTERPRET is settled
-
-            return scan_triton_gla(q, k, v, g, chunk_size=chunk_size, **options)
-        from .triton_scan import scan_triton  # defines the kernels: after TRITON_INTERPRET is settled
-
-        return scan_triton(q, k, v, g, chunk_size=chunk_size, **options)
-    return scan_chunked(q, k, v, g, chunk_size=chunk_size, **options)
-
-
-def _triton_applies(q: Tensor, k: Tensor, v: Tensor, g: Tensor, chunk_size: int) -> bool:
-    """Whether "auto" should take the Triton form (triton_scan for a decay per head, triton_gla for one
-    per key channel): CUDA tensors, no float64, a chunk size the kernels tile (a power of two >= 16)."""
-    return (
-        q.is_cuda
-        and all(t.dtype != torch.float64 for t in (q, k, v, g))
-        and chunk_size >= 16
-        and chunk_size & (chunk_size - 1) == 0
+    triton_module = "triton_gla" if g.ndim == q.ndim else "triton_scan"  # a decay per key channel, or per head
+    form = resolve_triton_or_torch(
+        "scan", backend, q.is_cuda, __package__, triton_module, q, k, v, g, initial_state, chunk_size
     )
+    if form == "reference":
+        return scan_reference(q, k, v, g, **options)
+    if form == "triton":
+        module = load_triton_form(__package__, triton_module)
+        run = module.scan_triton_gla if g.ndim == q.ndim else module.scan_triton
+        return run(q, k, v, g, chunk_size=chunk_size, **options)
+    return scan_chunked(q, k, v, g, chunk_size=chunk_size, **options)

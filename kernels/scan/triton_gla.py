@@ -21,16 +21,17 @@ BC = 16 tokens (secondary chunking, as in the GLA paper) and every exponential t
   * everything against the chunk-start state or the chunk end: exp(b_i) and exp(b_L - b_j).
 A factor that underflows to 0 stands for a term smaller still, so nothing of size is lost.
 
-Forward kernels:
-  1. `_cumsum_kernel`      b = within-chunk cumulative sum of g per channel (float32). Grid (K/BK, chunks, H).
-  2. `_state_fwd_kernel`   per (K-block, V-block, sequence x head), a loop over its chunks: the state at
-                           every chunk start, and the final state.
+Forward kernels (1, 2 and 5 are the shared building blocks of kernels/triton_common):
+  1. `cumsum.chunk_local_cumsum`  b = within-chunk cumulative sum of g per channel (float32).
+  2. `chunk_state.chunk_states`   per (K-block, V-block, sequence x head), a loop over its chunks: the state
+                           at every chunk start, and the final state.
   3. `_intra_kernel`       A (scale included, [T, H, C] float32: row t against the tokens of its chunk),
                            one program per (sub-block pair, chunk, head), as above.
   4. `_output_kernel`      o = scale * (Q * exp(b)) S_0 + A V. Grid (V/BV, chunks, H).
 
 Backward (the chunk-start states and A are recomputed by kernels 2 and 3, not stored by the forward):
-  5. `_state_bwd_kernel`   reverse loop over chunks: dS_start = diag(exp(b_L)) dS_end + scale (Q * exp(b))^T dO;
+  5. `chunk_state.chunk_state_grads`  reverse loop over chunks:
+                           dS_start = diag(exp(b_L)) dS_end + scale (Q * exp(b))^T dO;
                            dS_end of every chunk and d initial_state.
   6. `_da_kernel`          dA = dO V^T, masked to j <= i. Grid (chunks, H).
   7. `_dv_kernel`          dV = A^T dO + (K * exp(b_L - b)) dS_end. Grid (V/BV, chunks, H).
@@ -53,9 +54,9 @@ gradient, which the reverse pass carries). <dS_end, S_end>_k = exp(b_Lk) <dS_end
 needs no state but its own S_0. Every term is per channel: a K-block program writes its own dg, no
 partial sums across K-blocks.
 
-Varlen is native, as in triton_scan (whose chunk layout, configs and dot precision this module reuses): the
-dense batch [B, T] is one packed row with cu_seqlens = [0, T, 2T, ...], every kernel works on a list of
-chunks (sequence, chunk within the sequence) and masks by the end of its sequence; no padding copies.
+Varlen is native (`layout.chunk_layout`): every kernel works on a list of chunks (sequence, chunk within the
+sequence) and masks by the end of its sequence; no padding copies. The call is validated and packed by
+triton_scan's `run_chunked_scan`, and `triton_unsupported` is the scan's.
 
 Runs on CUDA, and on CPU under TRITON_INTERPRET=1 (set before this module is imported), where every kernel
 has a single config instead of autotuning.
@@ -68,108 +69,31 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .triton_scan import _INTERPRET, _configs, _dot_precision, run_chunked_scan
+from ..triton_common.chunk_output import CHUNK_CONFIGS, CHUNK_KEY
+from ..triton_common.chunk_state import chunk_state_grads, chunk_states
+from ..triton_common.configs import block_configs, dot_precision
+from ..triton_common.cumsum import chunk_local_cumsum
+from ..triton_common.layout import ChunkLayout
+from ..triton_common.prologue import chunk_tokens
+from .triton_scan import run_chunked_scan, triton_unsupported
+
+__all__ = ["scan_triton_gla", "triton_unsupported"]
 
 SUB_BLOCK = 16  # BC: the tokens of a sub-block (the smallest tile tl.dot takes)
-
-
-def _key_configs(blocks: list[int], warps: list[int], stages: list[int]) -> list[triton.Config]:
-    """Autotuning configs over BK x num_warps x num_stages; one small config under the interpreter."""
-    if _INTERPRET:
-        return [triton.Config({"BK": 32}, num_warps=4, num_stages=1)]
-    return [triton.Config({"BK": bk}, num_warps=w, num_stages=s) for bk in blocks for w in warps for s in stages]
-
-
-def _value_configs(blocks: list[int], warps: list[int], stages: list[int]) -> list[triton.Config]:
-    """Autotuning configs over BV x num_warps x num_stages; one small config under the interpreter."""
-    if _INTERPRET:
-        return [triton.Config({"BV": 32}, num_warps=4, num_stages=1)]
-    return [triton.Config({"BV": bv}, num_warps=w, num_stages=s) for bv in blocks for w in warps for s in stages]
-
-
-_STATE_CONFIGS = _configs([(32, 32), (64, 64), (32, 64)], warps=[2, 4], stages=[2, 3])
-_CHUNK_CONFIGS = _configs([(32, 32), (64, 64), (64, 128), (128, 64)], warps=[4, 8], stages=[2, 3])
 # The sub-block kernels hold [BC, BC, BK] tensors: keep BK small.
-_INTRA_CONFIGS = _key_configs([16, 32, 64], warps=[2, 4], stages=[1])
-_DQKG_CONFIGS = _key_configs([32, 64], warps=[4, 8], stages=[2, 3])
-_DA_CONFIGS = _value_configs([32, 64, 128], warps=[4, 8], stages=[2, 3])
-_KEY = ["K", "V", "BT"]
+_INTRA_CONFIGS = block_configs(("BK",), [(16,), (32,), (64,)], warps=[2, 4], stages=[1])
+_DQKG_CONFIGS = block_configs(("BK",), [(32,), (64,)], warps=[4, 8], stages=[2, 3])
+_DA_CONFIGS = block_configs(("BV",), [(32,), (64,), (128,)], warps=[4, 8], stages=[2, 3])
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Kernels. Layout: one packed row, q, k, g [T, H, K], v [T, H, V]: token t of head h starts at
 # (t * H + h) * K. gc [T, H, K] float32; A, dA [T, H, BT] float32 (row t, column j: token j of t's chunk);
 # states [chunks or N, H, K, V] float32. A chunk program finds its sequence n and its chunk c within it in
-# chunk_indices[i_c] = (n, c); its tokens are bos + c * BT + i, valid below eos.
+# `prologue.chunk_tokens`: t0 + i, valid below eos.
 
 
-@triton.jit
-def _cumsum_kernel(g, gc, cu_seqlens, chunk_indices, H, K: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr):
-    """gc[t, h, :] = sum of g[s, h, :] over the chunk's tokens s <= t. Grid (K/BK, chunks, H)."""
-    i_k = tl.program_id(0)
-    i_c = tl.program_id(1)
-    i_h = tl.program_id(2)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    o_t = bos + c * BT + tl.arange(0, BT)
-    o_k = i_k * BK + tl.arange(0, BK)
-    m = (o_t < eos)[:, None] & (o_k < K)[None, :]
-    p = (o_t * H + i_h)[:, None] * K + o_k[None, :]
-    b_g = tl.load(g + p, mask=m, other=0).to(tl.float32)
-    tl.store(gc + p, tl.cumsum(b_g, axis=0), mask=m)
-
-
-@triton.autotune(configs=_STATE_CONFIGS, key=_KEY)
-@triton.jit
-def _state_fwd_kernel(
-    k, v, gc, h, h0, ht, cu_seqlens, chunk_offsets, H,
-    K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, DOT: tl.constexpr,
-    HAS_H0: tl.constexpr, STORE_HT: tl.constexpr,
-):
-    """h[chunk] = the state before each chunk; ht = the state after the last. Grid (K/BK, V/BV, N*H); each
-    program loops over the chunks of its sequence: S <- diag(exp(b_L)) S + sum_j (k_j * exp(b_L - b_j)) v_j^T."""
-    i_k = tl.program_id(0)
-    i_v = tl.program_id(1)
-    i_nh = tl.program_id(2)
-    i_n = i_nh // H
-    i_h = i_nh % H
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    c0 = tl.load(chunk_offsets + i_n).to(tl.int64)
-    n_chunks = tl.load(chunk_offsets + i_n + 1) - tl.load(chunk_offsets + i_n)
-
-    o_k = i_k * BK + tl.arange(0, BK)
-    o_v = i_v * BV + tl.arange(0, BV)
-    m_k = o_k < K
-    m_v = o_v < V
-    m_kv = m_k[:, None] & m_v[None, :]
-    kv = o_k[:, None] * V + o_v[None, :]
-    b_s = tl.zeros([BK, BV], dtype=tl.float32)
-    if HAS_H0:
-        b_s += tl.load(h0 + i_nh.to(tl.int64) * K * V + kv, mask=m_kv, other=0).to(tl.float32)
-
-    for c in range(0, n_chunks):
-        tl.store(h + ((c0 + c) * H + i_h) * K * V + kv, b_s, mask=m_kv)
-        t0 = bos + c * BT
-        o_t = t0 + tl.arange(0, BT)
-        m_t = o_t < eos
-        m_kt = m_k[:, None] & m_t[None, :]
-        p_kt = (o_t * H + i_h)[None, :] * K + o_k[:, None]  # [BK, BT]
-        b_kt = tl.load(k + p_kt, mask=m_kt, other=0)
-        b_bt = tl.load(gc + p_kt, mask=m_kt, other=0)
-        b_v = tl.load(v + (o_t * H + i_h)[:, None] * V + o_v[None, :], mask=m_t[:, None] & m_v[None, :], other=0)
-        t_last = tl.minimum(t0 + BT, eos) - 1
-        b_last = tl.load(gc + (t_last * H + i_h) * K + o_k, mask=m_k, other=0)  # [BK]
-        b_kt = (b_kt * tl.where(m_kt, tl.exp(b_last[:, None] - b_bt), 0)).to(b_v.dtype)
-        b_s = b_s * tl.exp(b_last)[:, None] + tl.dot(b_kt, b_v, input_precision=DOT)
-
-    if STORE_HT:
-        tl.store(ht + i_nh.to(tl.int64) * K * V + kv, b_s, mask=m_kv)
-
-
-@triton.autotune(configs=_INTRA_CONFIGS, key=_KEY)
+@triton.autotune(configs=_INTRA_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _intra_kernel(
     q, k, gc, a, cu_seqlens, chunk_indices, scale, H,
@@ -182,11 +106,7 @@ def _intra_kernel(
     i_h = tl.program_id(2)
     i_i = i_p // (BT // BC)
     i_j = i_p % (BT // BC)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    t0 = bos + c * BT
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_c = tl.arange(0, BC)
     o_ti = t0 + i_i * BC + o_c
     o_tj = t0 + i_j * BC + o_c
@@ -230,7 +150,7 @@ def _intra_kernel(
     tl.store(a + p_a, b_a * scale, mask=m_ti[:, None])
 
 
-@triton.autotune(configs=_CHUNK_CONFIGS, key=_KEY)
+@triton.autotune(configs=CHUNK_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _output_kernel(
     q, v, gc, h, a, o, cu_seqlens, chunk_indices, scale, H,
@@ -240,12 +160,9 @@ def _output_kernel(
     i_v = tl.program_id(0)
     i_c = tl.program_id(1)
     i_h = tl.program_id(2)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_i = tl.arange(0, BT)
-    o_t = bos + c * BT + o_i
+    o_t = t0 + o_i
     m_t = o_t < eos
     o_v = i_v * BV + tl.arange(0, BV)
     m_v = o_v < V
@@ -271,57 +188,7 @@ def _output_kernel(
     tl.store(o + (o_t * H + i_h)[:, None] * V + o_v[None, :], b_o, mask=m_tv)
 
 
-@triton.autotune(configs=_STATE_CONFIGS, key=_KEY)
-@triton.jit
-def _state_bwd_kernel(
-    q, do, gc, dh, dht, dh0, cu_seqlens, chunk_offsets, scale, H,
-    K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, DOT: tl.constexpr,
-    HAS_DHT: tl.constexpr, STORE_DH0: tl.constexpr,
-):
-    """dh[chunk] = the gradient of the state after each chunk; dh0 = that of the initial state. Grid
-    (K/BK, V/BV, N*H); each program loops over the chunks of its sequence in reverse:
-    dS <- diag(exp(b_L)) dS + scale * sum_i (q_i * exp(b_i)) dO_i^T."""
-    i_k = tl.program_id(0)
-    i_v = tl.program_id(1)
-    i_nh = tl.program_id(2)
-    i_n = i_nh // H
-    i_h = i_nh % H
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    c0 = tl.load(chunk_offsets + i_n).to(tl.int64)
-    n_chunks = tl.load(chunk_offsets + i_n + 1) - tl.load(chunk_offsets + i_n)
-
-    o_k = i_k * BK + tl.arange(0, BK)
-    o_v = i_v * BV + tl.arange(0, BV)
-    m_k = o_k < K
-    m_v = o_v < V
-    m_kv = m_k[:, None] & m_v[None, :]
-    kv = o_k[:, None] * V + o_v[None, :]
-    b_ds = tl.zeros([BK, BV], dtype=tl.float32)
-    if HAS_DHT:
-        b_ds += tl.load(dht + i_nh.to(tl.int64) * K * V + kv, mask=m_kv, other=0).to(tl.float32)
-
-    for i in range(0, n_chunks):
-        c = n_chunks - 1 - i
-        tl.store(dh + ((c0 + c) * H + i_h) * K * V + kv, b_ds, mask=m_kv)
-        t0 = bos + c * BT
-        o_t = t0 + tl.arange(0, BT)
-        m_t = o_t < eos
-        m_kt = m_k[:, None] & m_t[None, :]
-        p_kt = (o_t * H + i_h)[None, :] * K + o_k[:, None]  # [BK, BT]
-        b_qt = tl.load(q + p_kt, mask=m_kt, other=0)
-        b_bt = tl.load(gc + p_kt, mask=m_kt, other=0)
-        b_do = tl.load(do + (o_t * H + i_h)[:, None] * V + o_v[None, :], mask=m_t[:, None] & m_v[None, :], other=0)
-        t_last = tl.minimum(t0 + BT, eos) - 1
-        b_last = tl.load(gc + (t_last * H + i_h) * K + o_k, mask=m_k, other=0)
-        b_qt = (b_qt * tl.where(m_kt, tl.exp(b_bt), 0)).to(b_do.dtype)
-        b_ds = b_ds * tl.exp(b_last)[:, None] + tl.dot(b_qt, b_do, input_precision=DOT) * scale
-
-    if STORE_DH0:
-        tl.store(dh0 + i_nh.to(tl.int64) * K * V + kv, b_ds, mask=m_kv)
-
-
-@triton.autotune(configs=_DA_CONFIGS, key=_KEY)
+@triton.autotune(configs=_DA_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _da_kernel(
     v, do, da, cu_seqlens, chunk_indices, H,
@@ -330,12 +197,9 @@ def _da_kernel(
     """dA[i, j] = dO_i . v_j for j <= i in the chunk, else 0. Grid (chunks, H)."""
     i_c = tl.program_id(0)
     i_h = tl.program_id(1)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_i = tl.arange(0, BT)
-    o_t = bos + c * BT + o_i
+    o_t = t0 + o_i
     m_t = o_t < eos
     b_da = tl.zeros([BT, BT], dtype=tl.float32)
     for i_v in range(0, tl.cdiv(V, BV)):
@@ -350,7 +214,7 @@ def _da_kernel(
     tl.store(da + (o_t * H + i_h)[:, None] * BT + o_i[None, :], b_da, mask=m_t[:, None])
 
 
-@triton.autotune(configs=_CHUNK_CONFIGS, key=_KEY)
+@triton.autotune(configs=CHUNK_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _dv_kernel(
     k, do, gc, a, dh, dv, cu_seqlens, chunk_indices, H,
@@ -360,12 +224,8 @@ def _dv_kernel(
     i_v = tl.program_id(0)
     i_c = tl.program_id(1)
     i_h = tl.program_id(2)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_i = tl.arange(0, BT)
-    t0 = bos + c * BT
     o_t = t0 + o_i
     m_t = o_t < eos
     o_v = i_v * BV + tl.arange(0, BV)
@@ -395,7 +255,7 @@ def _dv_kernel(
     tl.store(dv + (o_t * H + i_h)[:, None] * V + o_v[None, :], b_dv, mask=m_tv)
 
 
-@triton.autotune(configs=_INTRA_CONFIGS, key=_KEY)
+@triton.autotune(configs=_INTRA_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _intra_bwd_kernel(
     q, k, gc, da, dq, dk, cu_seqlens, chunk_indices, scale, H,
@@ -410,11 +270,7 @@ def _intra_bwd_kernel(
     i_h = tl.program_id(2)
     i_c = i_ci // (BT // BC)
     i_i = i_ci % (BT // BC)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    t0 = bos + c * BT
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     n_sub = tl.cdiv(tl.minimum(eos - t0, BT), BC)  # sub-blocks holding valid tokens
     o_c = tl.arange(0, BC)
     o_k = i_k * BK + tl.arange(0, BK)
@@ -476,7 +332,7 @@ def _intra_bwd_kernel(
     tl.store(dk + p_i, b_dk * scale, mask=m_ik)
 
 
-@triton.autotune(configs=_DQKG_CONFIGS, key=_KEY)
+@triton.autotune(configs=_DQKG_CONFIGS, key=CHUNK_KEY)
 @triton.jit
 def _dqkg_kernel(
     q, k, v, do, gc, h, dh, dq_intra, dk_intra, dq, dk, dg, cu_seqlens, chunk_indices, scale, H,
@@ -488,11 +344,7 @@ def _dqkg_kernel(
     i_k = tl.program_id(0)
     i_c = tl.program_id(1)
     i_h = tl.program_id(2)
-    i_n = tl.load(chunk_indices + 2 * i_c)
-    c = tl.load(chunk_indices + 2 * i_c + 1).to(tl.int64)
-    bos = tl.load(cu_seqlens + i_n).to(tl.int64)
-    eos = tl.load(cu_seqlens + i_n + 1).to(tl.int64)
-    t0 = bos + c * BT
+    t0, eos = chunk_tokens(cu_seqlens, chunk_indices, i_c, BT)
     o_t = t0 + tl.arange(0, BT)
     m_t = o_t < eos
     o_k = i_k * BK + tl.arange(0, BK)
@@ -539,35 +391,15 @@ def _dqkg_kernel(
 # Host side
 
 
-def _chunk_states(k, v, gc, h0, cu, offsets, num_chunks, num_states, chunk_size, *, store_final):
-    """Kernel 2: the state before every chunk [NT, H, K, V] float32, and the final state [N, H, K, V]
-    float32 (None unless store_final)."""
-    _, heads, key_dim = k.shape
-    value_dim = v.shape[-1]
-    h = k.new_empty(num_chunks, heads, key_dim, value_dim, dtype=torch.float32)
-    ht = k.new_empty(num_states, heads, key_dim, value_dim, dtype=torch.float32) if store_final else None
-
-    def grid(meta):
-        return (triton.cdiv(key_dim, meta["BK"]), triton.cdiv(value_dim, meta["BV"]), num_states * heads)
-
-    _state_fwd_kernel[grid](
-        k, v, gc, h, h0, ht, cu, offsets, heads,
-        K=key_dim, V=value_dim, BT=chunk_size, DOT=_dot_precision(k.dtype),
-        HAS_H0=h0 is not None, STORE_HT=store_final,
-    )
-    return h, ht
-
-
-def _intra_scores(q, k, gc, cu, chunk_indices, scale, chunk_size):
+def _intra_scores(q, k, gc, layout: ChunkLayout, scale, chunk_size):
     """Kernel 3: A [T, H, chunk_size] float32, scale included, zero above the diagonal."""
     length, heads, key_dim = q.shape
     a = q.new_empty(length, heads, chunk_size, dtype=torch.float32)
-    num_chunks = chunk_indices.shape[0]
-    if num_chunks:
+    if layout.num_chunks:
         subs = chunk_size // SUB_BLOCK
-        _intra_kernel[(subs * subs, num_chunks, heads)](
-            q, k, gc, a, cu, chunk_indices, scale, heads,
-            K=key_dim, V=0, BT=chunk_size, BC=SUB_BLOCK, DOT=_dot_precision(q.dtype),
+        _intra_kernel[(subs * subs, layout.num_chunks, heads)](
+            q, k, gc, a, layout.cu_seqlens, layout.chunk_indices, scale, heads,
+            K=key_dim, V=0, BT=chunk_size, BC=SUB_BLOCK, DOT=dot_precision(q.dtype),
         )
     return a
 
@@ -576,83 +408,63 @@ class _GlaTriton(torch.autograd.Function):
     """On one packed row: q, k [T, H, K], v [T, H, V] (one dtype), g [T, H, K], h0 [N, H, K, V] or None."""
 
     @staticmethod
-    def forward(ctx, q, k, v, g, h0, scale, cu, chunk_indices, offsets, chunk_size, output_final_state):
-        length, heads, key_dim = q.shape
+    def forward(ctx, q, k, v, g, h0, scale, layout: ChunkLayout, chunk_size, output_final_state):
+        heads, key_dim = q.shape[1:]
         value_dim = v.shape[-1]
-        num_chunks, num_states = chunk_indices.shape[0], offsets.numel() - 1
-        gc = torch.empty(length, heads, key_dim, device=q.device, dtype=torch.float32)
-        if num_chunks:
-            block = min(triton.next_power_of_2(key_dim), 64)
-            _cumsum_kernel[(triton.cdiv(key_dim, block), num_chunks, heads)](
-                g, gc, cu, chunk_indices, heads, K=key_dim, BT=chunk_size, BK=block
-            )
-        h, ht = _chunk_states(
-            k, v, gc, h0, cu, offsets, num_chunks, num_states, chunk_size, store_final=output_final_state
-        )
-        a = _intra_scores(q, k, gc, cu, chunk_indices, scale, chunk_size)
+        gc = chunk_local_cumsum(g, layout, chunk_size)
+        h, ht = chunk_states(k, v, gc, h0, layout, chunk_size, store_final=output_final_state)
+        a = _intra_scores(q, k, gc, layout, scale, chunk_size)
         o = torch.empty_like(v)
-        if num_chunks:
-            grid = lambda meta: (triton.cdiv(value_dim, meta["BV"]), num_chunks, heads)  # noqa: E731
+        if layout.num_chunks:
+            grid = lambda meta: (triton.cdiv(value_dim, meta["BV"]), layout.num_chunks, heads)  # noqa: E731
             _output_kernel[grid](
-                q, v, gc, h, a, o, cu, chunk_indices, scale, heads,
-                K=key_dim, V=value_dim, BT=chunk_size, DOT=_dot_precision(q.dtype),
+                q, v, gc, h, a, o, layout.cu_seqlens, layout.chunk_indices, scale, heads,
+                K=key_dim, V=value_dim, BT=chunk_size, DOT=dot_precision(q.dtype),
             )
-        ctx.save_for_backward(q, k, v, gc, h0, cu, chunk_indices, offsets)
-        ctx.scale, ctx.chunk_size, ctx.g_dtype = scale, chunk_size, g.dtype
+        ctx.save_for_backward(q, k, v, gc, h0)
+        ctx.layout, ctx.scale, ctx.chunk_size, ctx.g_dtype = layout, scale, chunk_size, g.dtype
         return o, ht
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, gc, h0, cu, chunk_indices, offsets = ctx.saved_tensors
-        scale, chunk_size = ctx.scale, ctx.chunk_size
+        q, k, v, gc, h0 = ctx.saved_tensors
+        layout, scale, chunk_size = ctx.layout, ctx.scale, ctx.chunk_size
         length, heads, key_dim = q.shape
         value_dim = v.shape[-1]
-        num_chunks, num_states = chunk_indices.shape[0], offsets.numel() - 1
-        dot = _dot_precision(q.dtype)
+        num_chunks = layout.num_chunks
+        chunks = (layout.cu_seqlens, layout.chunk_indices)
+        dot = dot_precision(q.dtype)
         do = torch.zeros_like(v) if do is None else do.to(v.dtype).contiguous()
         dht = None if dht is None else dht.float().contiguous()
 
         # The chunk-start states and the scores again (recomputed rather than kept from the forward).
-        h, _ = _chunk_states(k, v, gc, h0, cu, offsets, num_chunks, num_states, chunk_size, store_final=False)
-        a = _intra_scores(q, k, gc, cu, chunk_indices, scale, chunk_size)
-        dh = torch.empty_like(h)
-        dh0 = None if h0 is None else torch.empty_like(h0, dtype=torch.float32)
-
-        def state_grid(meta):
-            return (triton.cdiv(key_dim, meta["BK"]), triton.cdiv(value_dim, meta["BV"]), num_states * heads)
-
-        _state_bwd_kernel[state_grid](
-            q, do, gc, dh, dht, dh0, cu, offsets, scale, heads,
-            K=key_dim, V=value_dim, BT=chunk_size, DOT=dot, HAS_DHT=dht is not None, STORE_DH0=h0 is not None,
+        h, _ = chunk_states(k, v, gc, h0, layout, chunk_size, store_final=False)
+        a = _intra_scores(q, k, gc, layout, scale, chunk_size)
+        dh, dh0 = chunk_state_grads(
+            q, do, gc, dht, layout, scale, chunk_size, initial_shape=None if h0 is None else h0.shape
         )
-
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dg = torch.empty(length, heads, key_dim, device=q.device, dtype=torch.float32)
         if num_chunks:
             da = torch.empty_like(a)
-            _da_kernel[(num_chunks, heads)](
-                v, do, da, cu, chunk_indices, heads, V=value_dim, BT=chunk_size, DOT=dot, K=key_dim
-            )
+            _da_kernel[(num_chunks, heads)](v, do, da, *chunks, heads, V=value_dim, BT=chunk_size, DOT=dot, K=key_dim)
             grid = lambda meta: (triton.cdiv(value_dim, meta["BV"]), num_chunks, heads)  # noqa: E731
-            _dv_kernel[grid](
-                k, do, gc, a, dh, dv, cu, chunk_indices, heads,
-                K=key_dim, V=value_dim, BT=chunk_size, DOT=dot,
-            )
+            _dv_kernel[grid](k, do, gc, a, dh, dv, *chunks, heads, K=key_dim, V=value_dim, BT=chunk_size, DOT=dot)
             dq_intra = torch.empty_like(gc)
             dk_intra = torch.empty_like(gc)
             subs = chunk_size // SUB_BLOCK
             grid = lambda meta: (num_chunks * subs, triton.cdiv(key_dim, meta["BK"]), heads)  # noqa: E731
             _intra_bwd_kernel[grid](
-                q, k, gc, da, dq_intra, dk_intra, cu, chunk_indices, scale, heads,
+                q, k, gc, da, dq_intra, dk_intra, *chunks, scale, heads,
                 K=key_dim, V=value_dim, BT=chunk_size, BC=SUB_BLOCK, DOT=dot,
             )
             grid = lambda meta: (triton.cdiv(key_dim, meta["BK"]), num_chunks, heads)  # noqa: E731
             _dqkg_kernel[grid](
-                q, k, v, do, gc, h, dh, dq_intra, dk_intra, dq, dk, dg, cu, chunk_indices, scale, heads,
+                q, k, v, do, gc, h, dh, dq_intra, dk_intra, dq, dk, dg, *chunks, scale, heads,
                 K=key_dim, V=value_dim, BT=chunk_size, DOT=dot, BV=max(16, min(triton.next_power_of_2(value_dim), 64)),
             )
         dh0 = None if h0 is None else dh0.to(h0.dtype)
-        return dq, dk, dv, dg.to(ctx.g_dtype), dh0, None, None, None, None, None, None
+        return dq, dk, dv, dg.to(ctx.g_dtype), dh0, None, None, None, None
 
 
 def scan_triton_gla(
@@ -684,9 +496,7 @@ def scan_triton_gla(
     output_final_state). Tensors must be on CUDA, or on CPU with TRITON_INTERPRET=1 set before import.
     """
     return run_chunked_scan(
-        "scan_triton_gla", _GlaTriton, q, k, v, g,
-        g_shape=q.shape, g_dims="B, T, H, K",
-        g_hint="these kernels take a decay per key channel (a scalar per head: scan_triton)",
+        "scan_triton_gla", _GlaTriton, q, k, v, g, per_channel=True,
         scale=scale, initial_state=initial_state, output_final_state=output_final_state,
         cu_seqlens=cu_seqlens, chunk_size=chunk_size,
     )

@@ -6,9 +6,10 @@ the Triton form (``backend="triton"``, CUDA) lives in ``triton_selective``, impo
 ``triton.jit`` reads TRITON_INTERPRET when its kernels are defined.
 """
 
+from .checks import BACKENDS
 from .chunked import selective_scan_chunked
 from .dispatch import selective_scan
 from .reference import selective_scan_reference
 from .step import selective_scan_step
 
-__all__ = ["selective_scan", "selective_scan_step", "selective_scan_reference", "selective_scan_chunked"]
+__all__ = ["BACKENDS", "selective_scan", "selective_scan_step", "selective_scan_reference", "selective_scan_chunked"]

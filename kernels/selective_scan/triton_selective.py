@@ -48,14 +48,14 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ..triton_support import interpreting
+from ..triton_common.configs import block_configs
+from ..triton_support import interpreting, unsupported_device, unsupported_dtype
 from ..varlen import check_cu_seqlens
 from ..checks import check_chunk_size, check_shape
 from .checks import check_selective_scan_inputs
 from .preprocess import grouped
 
 INTERPRET = interpreting()
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_STATE_DIM = 256  # the state [BLOCK_D, N] lives in registers
 # The most tokens between stored states: the backward's scratch holds that many states per program
 # (programs x interval x BLOCK_D x N float32), so a chunk_size meant for another form (e.g. T) stays cheap.
@@ -67,16 +67,10 @@ MAX_INTERVAL = 256
 _INTERPRET_BLOCK_D = 4
 
 
-def _fwd_configs() -> list[triton.Config]:
-    if INTERPRET:
-        return [triton.Config({"BLOCK_D": _INTERPRET_BLOCK_D}, num_warps=1, num_stages=1)]
-    return [triton.Config({"BLOCK_D": bd}, num_warps=w) for bd in (8, 16, 32, 64) for w in (1, 2, 4)]
-
-
-def _bwd_configs() -> list[triton.Config]:
-    if INTERPRET:
-        return [triton.Config({}, num_warps=1, num_stages=1)]
-    return [triton.Config({}, num_warps=w) for w in (1, 2, 4, 8)]
+_FWD_CONFIGS = block_configs(
+    ("BLOCK_D",), [(8,), (16,), (32,), (64,)], warps=[1, 2, 4], interpreted=(_INTERPRET_BLOCK_D,)
+)
+_BWD_CONFIGS = block_configs((), [()], warps=[1, 2, 4, 8])
 
 
 def _bwd_block_d(per_group: int, block_n: int) -> int:
@@ -101,17 +95,10 @@ def triton_unsupported(
     initial_state: Tensor | None = None,
 ) -> str | None:
     """Why `selective_scan_triton` cannot run this (otherwise valid) call, or None if it can."""
-    if not u.is_cuda and not INTERPRET:
-        return (
-            "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
-            f"zoo.kernels.selective_scan.triton_selective is first imported, to run on CPU); u is on {u.device}"
-        )
     named = dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z, delta_bias=delta_bias, initial_state=initial_state)
-    for name, t in named.items():
-        if t is not None and t.dtype not in DTYPES:
-            return f"it supports {DTYPES}, got {name} {t.dtype}"
-        if t is not None and t.device != u.device:
-            return f"all tensors must be on one device, got u on {u.device} and {name} on {t.device}"
+    reason = unsupported_device(INTERPRET, __name__, **named) or unsupported_dtype(**named)
+    if reason is not None:
+        return reason
     if A.shape[1] > MAX_STATE_DIM:
         return f"it supports state sizes N <= {MAX_STATE_DIM}, got N = {A.shape[1]}"
     return None
@@ -148,7 +135,7 @@ def _program_tile(cu_seqlens, chunk_offsets, G, E, N: tl.constexpr, BLOCK_N: tl.
 # and the compiled kernels are the same either way.
 
 
-@triton.autotune(configs=_fwd_configs(), key=_KEY)
+@triton.autotune(configs=_FWD_CONFIGS, key=_KEY)
 @triton.jit
 def _fwd_kernel(
     u, delta, A, B, C, Dskip, z, delta_bias, h0, y, states, ht, cu_seqlens, chunk_offsets,
@@ -201,7 +188,7 @@ def _fwd_kernel(
         tl.store(ht + i_n.to(tl.int64) * D * N + dn, b_h, mask=m_dn)
 
 
-@triton.autotune(configs=_bwd_configs(), key=_KEY + ["BLOCK_D"])
+@triton.autotune(configs=_BWD_CONFIGS, key=_KEY + ["BLOCK_D"])
 @triton.jit
 def _bwd_kernel(
     u, delta, A, B, C, Dskip, z, delta_bias, states, dy, dht, scratch,

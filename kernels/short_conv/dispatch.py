@@ -2,11 +2,10 @@
 
 import torch
 
-from zoo.kernels.triton_support import load_triton_form, triton_form_unsupported
-from zoo.kernels.varlen import check_cu_seqlens
-
+from ..triton_support import load_triton_form, resolve_triton_or_torch
+from ..varlen import check_cu_seqlens
 from .checks import check_activation, check_state, check_weight_and_bias
-from .conv_torch import short_conv_torch
+from .chunked import short_conv_chunked
 from .reference import short_conv_reference
 from .upstream import (
     causal_conv1d_unsupported,
@@ -20,13 +19,8 @@ def _short_conv_triton(*args, **kwargs):
     return load_triton_form(__package__, "triton_conv").short_conv_triton(*args, **kwargs)
 
 
-def _triton_unsupported(x, weight, bias, initial_state) -> str | None:
-    """Why the Triton form cannot run this call (None if it can); a missing triton is a reason too."""
-    return triton_form_unsupported(__package__, "triton_conv", x, weight, bias, initial_state)
-
-
 _FORMS = {
-    "torch": short_conv_torch,
+    "torch": short_conv_chunked,
     "reference": short_conv_reference,
     "causal_conv1d": short_conv_causal_conv1d,
     "triton": _short_conv_triton,
@@ -51,23 +45,20 @@ def _resolve(backend: str, x, weight, bias, initial_state, output_final_state, c
     if backend not in BACKENDS:
         raise ValueError(f"unknown short_conv backend {backend!r}; valid backends: {BACKENDS}")
     args = (x, weight, bias, initial_state, output_final_state, cu_seqlens)
-    if backend == "auto":
-        if not x.is_cuda:
-            return "torch"
-        if load_causal_conv1d() is not None and causal_conv1d_unsupported(*args) is None:
+    if backend == "auto" and x.is_cuda and load_causal_conv1d() is not None:
+        if causal_conv1d_unsupported(*args) is None:
             return "causal_conv1d"
-        return "triton" if _triton_unsupported(x, weight, bias, initial_state) is None else "torch"
-    if backend == "triton":
-        load_triton_form(__package__, "triton_conv")  # ImportError without triton
-        reason = _triton_unsupported(x, weight, bias, initial_state)
-        if reason is not None:
-            raise ValueError(f"backend='triton' cannot run this call: {reason}")
     if backend == "causal_conv1d":
         require_causal_conv1d()
         reason = causal_conv1d_unsupported(*args)
         if reason is not None:
             raise ValueError(f"backend='causal_conv1d' cannot run this call: {reason}")
-    return backend
+        return backend
+    # The rule every op follows (`triton_support.resolve_triton_or_torch`) for "auto" (after causal_conv1d),
+    # "triton" and the others.
+    return resolve_triton_or_torch(
+        "short_conv", backend, x.is_cuda, __package__, "triton_conv", x, weight, bias, initial_state
+    )
 
 
 def short_conv(

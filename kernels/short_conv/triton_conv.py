@@ -39,11 +39,11 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from ..triton_support import interpreting
+from ..triton_common.configs import block_configs
+from ..triton_support import interpreting, unsupported_device, unsupported_dtype
 
 
 INTERPRET = interpreting()
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_WIDTH = 8  # taps are unrolled (W^2 tile loads with SiLU in the backward): keep W small
 ACTIVATIONS = (None, "silu")
 
@@ -51,21 +51,11 @@ ACTIVATIONS = (None, "silu")
 BWD_BLOCK_T = 64
 
 
-def _configs(blocks: list[tuple[int, int]], warps: list[int]) -> list[triton.Config]:
-    if INTERPRET:
-        return [triton.Config({"BLOCK_T": 64, "BLOCK_D": 32}, num_warps=4, num_stages=1)]
-    return [triton.Config({"BLOCK_T": bt, "BLOCK_D": bd}, num_warps=w) for bt, bd in blocks for w in warps]
-
-
-def _d_configs(blocks: list[int], warps: list[int]) -> list[triton.Config]:
-    if INTERPRET:
-        return [triton.Config({"BLOCK_D": 32}, num_warps=4, num_stages=1)]
-    return [triton.Config({"BLOCK_D": bd}, num_warps=w) for bd in blocks for w in warps]
-
-
-_FWD_CONFIGS = _configs([(32, 128), (64, 64), (64, 128), (128, 64), (128, 128)], warps=[4, 8])
-_BWD_CONFIGS = _d_configs([32, 64, 128], warps=[4, 8])
-_SMALL_CONFIGS = _d_configs([64, 128, 256], warps=[2, 4])
+_FWD_CONFIGS = block_configs(
+    ("BLOCK_T", "BLOCK_D"), [(32, 128), (64, 64), (64, 128), (128, 64), (128, 128)], warps=[4, 8], interpreted=(64, 32)
+)
+_BWD_CONFIGS = block_configs(("BLOCK_D",), [(32,), (64,), (128,)], warps=[4, 8])
+_SMALL_CONFIGS = block_configs(("BLOCK_D",), [(64,), (128,), (256,)], warps=[2, 4])
 _KEY = ["D", "W", "SILU"]
 
 
@@ -76,18 +66,12 @@ def triton_unsupported(
     initial_state: Tensor | None = None,
 ) -> str | None:
     """Why `short_conv_triton` cannot run this (otherwise valid) call, or None if it can."""
-    if not x.is_cuda and not INTERPRET:
-        return (
-            "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
-            f"zoo.kernels.short_conv.triton_conv is first imported, to run on CPU); x is on {x.device}"
-        )
+    named = dict(x=x, weight=weight, bias=bias, initial_state=initial_state)
+    reason = unsupported_device(INTERPRET, __name__, **named) or unsupported_dtype(**named)
     width = weight.shape[-1]
-    if not 1 <= width <= MAX_WIDTH:
-        return f"it supports widths 1 to {MAX_WIDTH}, got W = {width}"
-    for name, t in (("x", x), ("weight", weight), ("bias", bias), ("initial_state", initial_state)):
-        if t is not None and t.dtype not in DTYPES:
-            return f"it supports {DTYPES}, got {name} {t.dtype}"
-    return None
+    if reason is None and not 1 <= width <= MAX_WIDTH:
+        reason = f"it supports widths 1 to {MAX_WIDTH}, got W = {width}"
+    return reason
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ and their mapping to xlstm's: cell.py.
 """
 
 from .cell import SLSTMState, slstm_cell
+from .checks import BACKENDS
 from .dispatch import slstm
 from .recurrent import slstm_recurrent
 from .reference import slstm_reference
 from .step import slstm_step
 
-__all__ = ["slstm", "slstm_step", "slstm_reference", "slstm_recurrent", "slstm_cell", "SLSTMState"]
+__all__ = ["BACKENDS", "slstm", "slstm_step", "slstm_reference", "slstm_recurrent", "slstm_cell", "SLSTMState"]

@@ -43,14 +43,13 @@ import triton
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ..triton_support import interpreting
+from ..triton_support import interpreting, unsupported_device, unsupported_dtype
 from .cell import SLSTMState
 from .checks import check_forget_gate, check_sequence_inputs
 from .triton_slstm_register import _bwd_kernel, _fwd_kernel
 from .triton_slstm_tiled import SCRATCH_PARTS, _bwd_tiled_kernel, _fwd_tiled_kernel
 
 INTERPRET = interpreting()
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # Heads up to this size keep R[h] in registers: 4 * Dh^2 float32 per program (16K at Dh = 64, spread over up to
 # 8 warps); larger ones take the tiled kernels. Read at each call (tests lower it to run the tiled kernels).
 REGISTER_MAX_HEAD_DIM = 64
@@ -65,19 +64,9 @@ def triton_unsupported(
     x: Tensor, R: Tensor, b: Tensor | None = None, initial_state: SLSTMState | None = None
 ) -> str | None:
     """Why `slstm_triton` cannot run this (otherwise valid) call, or None if it can. Every head size can."""
-    if not x.is_cuda and not INTERPRET:
-        return (
-            "the triton backend needs a CUDA tensor (or TRITON_INTERPRET=1, set before "
-            f"zoo.kernels.slstm.triton_slstm is first imported, to run on CPU); x is on {x.device}"
-        )
     named = dict(x=x, R=R, b=b)
     named.update({f"initial_state {p}": s for p, s in zip("ycnm", initial_state or ())})
-    for name, t in named.items():
-        if t is not None and t.dtype not in DTYPES:
-            return f"it supports {DTYPES}, got {name} {t.dtype}"
-        if t is not None and t.device != x.device:
-            return f"all tensors must be on one device, got x on {x.device} and {name} on {t.device}"
-    return None
+    return unsupported_device(INTERPRET, __name__, **named) or unsupported_dtype(**named)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,14 +13,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from ..triton_support import interpreting
+from ..triton_common.configs import block_configs
 from .triton_slstm_cell import _cell_backward, _cell_forward
 
 
-def _configs() -> list[triton.Config]:
-    if interpreting():
-        return [triton.Config({}, num_warps=1, num_stages=1)]
-    return [triton.Config({}, num_warps=w, num_stages=1) for w in (1, 2, 4, 8)]
+_CONFIGS = block_configs((), [()], warps=[1, 2, 4, 8], stages=[1])
 
 
 @triton.jit
@@ -35,7 +32,7 @@ def _load_tiles(R, i_h, o_k, m_k, DH: tl.constexpr):
     return r_i, r_f, r_z, r_o
 
 
-@triton.autotune(configs=_configs(), key=["DH", "EXP_FORGET", "SAVE"])
+@triton.autotune(configs=_CONFIGS, key=["DH", "EXP_FORGET", "SAVE"])
 @triton.jit
 def _fwd_kernel(
     x, R, bias, y0, c0, n0, m0, raw, y_hist, c_hist, n_hist, m_hist, yT, cT, nT, mT, cu_seqlens, H,
@@ -99,7 +96,7 @@ def _fwd_kernel(
         tl.store(mT + p_s, s_m, mask=m_k)
 
 
-@triton.autotune(configs=_configs(), key=["DH", "EXP_FORGET"])
+@triton.autotune(configs=_CONFIGS, key=["DH", "EXP_FORGET"])
 @triton.jit
 def _bwd_kernel(
     R, c0, n0, m0, raw, y_hist, c_hist, n_hist, m_hist, dy, dyT, dcT, dnT, dmT,

@@ -136,6 +136,10 @@ def test_qk_l2norm_in_kernel(seed, gated):
     """Raw keys, L2-normalised first (in torch, differentiated by autograd)."""
     compare(seed, make_inputs(2, 40, 2, 16, 16, 2, gated=gated, unit_keys=False), chunk_size=16,
             use_qk_l2norm_in_kernel=True)
+    q, k, v, beta, g, _ = (None if t is None else t.to(DEVICE) for t in make_inputs(1, 20, 2, 16, 16, None, gated=gated))
+    o, _ = delta_rule_triton(q.half(), k.half(), v.half(), beta=beta.float(), g=None if g is None else g.float(),
+                             use_qk_l2norm_in_kernel=True, chunk_size=16)
+    assert o.dtype == torch.float16, "the output keeps q's dtype (the norm is taken in float32)"
 
 
 def test_strong_decays_stay_finite(seed):
@@ -197,7 +201,7 @@ def test_forcing_triton_on_cpu_without_the_interpreter_is_a_clear_error(monkeypa
     """As if TRITON_INTERPRET had not been set when the kernels were defined."""
     if DEVICE != "cpu":
         pytest.skip("the tensors of this machine's Triton tests are on CUDA")
-    monkeypatch.setattr(triton_delta, "_INTERPRET", False)
+    monkeypatch.setattr(triton_delta, "INTERPRET", False)
     q, v, beta = torch.randn(1, 4, 1, 16), torch.randn(1, 4, 1, 16), torch.rand(1, 4, 1)
-    with pytest.raises(ValueError, match="Triton needs CUDA, or TRITON_INTERPRET=1"):
+    with pytest.raises(ValueError, match="needs a CUDA tensor .*TRITON_INTERPRET=1"):
         delta_rule(q, q, v, beta=beta, backend="triton", chunk_size=16)

@@ -15,7 +15,6 @@ SEQZOO_SEED when set) and every comparison names that seed when it fails, so tha
 from __future__ import annotations
 
 import os
-import types
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -167,7 +166,7 @@ def test_dispatch_routes_per_channel_decay_to_triton_gla():
     """backend="triton" with g [B, T, H, K] runs this form; "auto" on CPU tensors is the chunked torch
     form; "auto" on CUDA takes Triton for a per-channel decay too."""
     from zoo.kernels.scan import scan, scan_chunked
-    from zoo.kernels.scan.dispatch import _triton_applies
+    from zoo.kernels.triton_support import resolve_triton_or_torch
 
     q, k, v = (torch.randn(1, 40, 2, 16) for _ in range(3))
     g = -torch.rand(1, 40, 2, 16)
@@ -177,9 +176,10 @@ def test_dispatch_routes_per_channel_decay_to_triton_gla():
     auto, _ = scan(q, k, v, g, chunk_size=32)
     assert torch.equal(auto, scan_chunked(q, k, v, g, chunk_size=32)[0])
 
-    def on_cuda(t):
-        return types.SimpleNamespace(is_cuda=True, dtype=t.dtype, ndim=t.ndim)
+    def auto(on_cuda, *tensors, chunk_size=64):
+        return resolve_triton_or_torch("scan", "auto", on_cuda, "zoo.kernels.scan", "triton_gla", *tensors, None, chunk_size)
 
-    assert _triton_applies(*map(on_cuda, (q, k, v, g)), 64)
-    assert not _triton_applies(*map(on_cuda, (q, k, v, g.double())), 64)
-    assert not _triton_applies(q, k, v, g, 64)
+    assert auto(True, q, k, v, g) == "triton"  # as on CUDA (the interpreter runs these CPU tensors)
+    assert auto(True, q, k, v, g.double()) == "torch"
+    assert auto(True, q, k, v, g, chunk_size=24) == "torch"
+    assert auto(False, q, k, v, g) == "torch"

@@ -1,4 +1,4 @@
-"""Tests of the mLSTM on the scan (kernels/scan/mlstm*.py): chunked vs the reference loop in float64, for
+"""Tests of the mLSTM (kernels/mlstm): chunked vs the reference loop in float64, for
 outputs, final states (C, n, m) and every gradient; varlen; the step form; stability under large gates.
 
 Every test draws fresh random inputs: the `seed` fixture reseeds torch from a new random seed (or from
@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo.kernels.scan import mlstm_chunked, mlstm_reference, mlstm_scan, mlstm_step
+from zoo.kernels.mlstm import mlstm_chunked, mlstm_reference, mlstm_scan, mlstm_step
 
 F64 = torch.float64
 # Float64 tolerances. The chunked form and the loop differ in the order of summation and in where the

@@ -1,4 +1,4 @@
-"""Tests of the Triton mLSTM (kernels/scan/triton_mlstm.py) against the float64 reference loop: h, the final
+"""Tests of the Triton mLSTM (kernels/mlstm/triton_mlstm*.py) against the float64 reference loop: h, the final
 (C, n, m) and the gradients of q, k, v, i, f and the initial C, n, m, under upstream gradients on h and on
 all of the final state.
 
@@ -19,8 +19,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from triton_checks import DEVICE, assert_close, half_precisions, poisoned  # noqa: E402
-from zoo.kernels.scan import mlstm_chunked, mlstm_reference, mlstm_scan  # noqa: E402
-from zoo.kernels.scan.triton_mlstm import mlstm_triton  # noqa: E402
+from zoo.kernels.mlstm import mlstm_chunked, mlstm_reference, mlstm_scan  # noqa: E402
+from zoo.kernels.mlstm.triton_mlstm import mlstm_triton  # noqa: E402
 
 pytestmark = pytest.mark.interpreter
 
@@ -150,9 +150,9 @@ def test_several_key_and_value_blocks(seed, monkeypatch):
 
     New buffers start as NaN, so any entry a kernel leaves unwritten shows; and the k . dk and end-state
     buffers get a third slot (as when autotuning may pick BK = 16), which the kernel must zero itself."""
-    from zoo.kernels.scan import triton_mlstm
+    from zoo.kernels.mlstm import triton_mlstm_bwd
 
-    monkeypatch.setattr(triton_mlstm, "_MIN_BK", 16)
+    monkeypatch.setattr(triton_mlstm_bwd, "MIN_BK", 16)
     for name in ("empty", "empty_like"):
         monkeypatch.setattr(torch, name, poisoned(getattr(torch, name)))
     compare(seed, make_inputs(2, 45, 48, 40, 2, "exp"), forget_gate="exp", chunk_size=32)
@@ -246,7 +246,7 @@ def test_rejects_what_the_kernels_do_not_take():
     for bad in (8, 48):
         with pytest.raises(ValueError, match="chunk_size must be a power of two >= 16"):
             mlstm_triton(q, q, q, gate, gate, chunk_size=bad)
-    with pytest.raises(ValueError, match="mlstm_triton: q has dtype torch.float64"):
+    with pytest.raises(ValueError, match="mlstm_triton cannot run this call: q has dtype torch.float64"):
         mlstm_triton(q.double(), q, q, gate, gate)
     with pytest.raises(ValueError, match="mlstm_triton: i has shape"):
         mlstm_triton(q, q, q, q, gate)

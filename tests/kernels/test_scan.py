@@ -13,7 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo.kernels.scan import scan, scan_chunked, scan_reference, scan_step, ssd_scan, ssd_step
+from zoo.kernels.scan import scan, scan_chunked, scan_reference, scan_step
+from zoo.kernels.ssd import ssd_scan, ssd_step
 from zoo.kernels.varlen import check_cu_seqlens, pad_packed, unpad_to_packed
 
 F64 = torch.float64

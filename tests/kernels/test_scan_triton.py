@@ -97,7 +97,7 @@ def test_several_key_and_value_blocks(seed, monkeypatch):
 
     New buffers start as NaN, so any entry a kernel leaves unwritten shows; and the dg buffer gets a
     third slot (as when autotuning may pick BK = 16), which the kernel must zero itself."""
-    monkeypatch.setattr(triton_scan, "_MIN_BK", 16)
+    monkeypatch.setattr(triton_scan, "MIN_BK", 16)
     for name in ("empty", "empty_like"):
         monkeypatch.setattr(torch, name, poisoned(getattr(torch, name)))
     compare(seed, make_inputs(2, 45, 2, 48, 40, 2), chunk_size=32, scale=0.3)

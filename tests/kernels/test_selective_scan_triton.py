@@ -300,7 +300,7 @@ def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
 @pytest.mark.parametrize(
     "change, match",
     [
-        (lambda a: {**a, "u": a["u"].double()}, r"got u torch.float64"),
+        (lambda a: {**a, "u": a["u"].double()}, r"u has dtype torch.float64"),
         (lambda a: {**a, "A": -torch.rand(CHANNELS, 300, device=DEVICE), "B": torch.randn(2, 9, 2, 300, device=DEVICE),
                     "C": torch.randn(2, 9, 2, 300, device=DEVICE), "initial_state": None}, r"N <= 256, got N = 300"),
     ],

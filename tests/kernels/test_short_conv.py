@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_step, short_conv_torch
+from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_step, short_conv_chunked
 from zoo.kernels.short_conv import upstream
 from zoo.kernels.short_conv.upstream import causal_conv1d_unsupported, short_conv_causal_conv1d
 
@@ -51,7 +51,7 @@ def test_torch_matches_reference(seed, length, width, with_state, activation):
     gen = torch.Generator().manual_seed(seed)
     x, weight, bias, init = _inputs(gen, 2, length, width, 2, with_state)
     kwargs = dict(activation=activation, initial_state=init, output_final_state=True)
-    y, final = short_conv_torch(x, weight, bias, **kwargs)
+    y, final = short_conv_chunked(x, weight, bias, **kwargs)
     y_ref, final_ref = short_conv_reference(x, weight, bias, **kwargs)
     assert y.shape == (2, length, DIM) and final.shape == (2, DIM, width - 1)
     _check_against(y, final, y_ref, final_ref, _leaves(x, weight, bias, init), gen, seed)
@@ -77,7 +77,7 @@ def _run_separately(x, weight, bias, init, lengths, activation):
     return torch.cat(ys, dim=1), torch.cat(finals)
 
 
-@pytest.mark.parametrize("form", [short_conv_torch, short_conv_reference], ids=["torch", "reference"])
+@pytest.mark.parametrize("form", [short_conv_chunked, short_conv_reference], ids=["torch", "reference"])
 @pytest.mark.parametrize("activation", [None, "silu"])
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("width", [2, 4])
@@ -96,7 +96,7 @@ def test_varlen_matches_separate_runs(seed, lengths, width, with_state, activati
 @pytest.mark.parametrize("varlen", [False, True], ids=["dense", "varlen"])
 @pytest.mark.parametrize("with_state", [False, True], ids=["zeros", "state"])
 @pytest.mark.parametrize(
-    "form", [short_conv_torch, short_conv_reference, short_conv], ids=["torch", "reference", "dispatch"]
+    "form", [short_conv_chunked, short_conv_reference, short_conv], ids=["torch", "reference", "dispatch"]
 )
 def test_empty_sequences(seed, form, with_state, varlen):
     """T = 0, as every other op takes it: an empty output, and the final state is the initial one (zeros
@@ -155,7 +155,7 @@ def test_auto_on_cpu_is_torch(seed):
     gen = torch.Generator().manual_seed(seed)
     x, weight, bias, init = _inputs(gen, 2, 17, 4, 2, True)
     kwargs = dict(activation="silu", initial_state=init, output_final_state=True)
-    for got, expected in zip(short_conv(x, weight, bias, **kwargs), short_conv_torch(x, weight, bias, **kwargs)):
+    for got, expected in zip(short_conv(x, weight, bias, **kwargs), short_conv_chunked(x, weight, bias, **kwargs)):
         assert torch.equal(got, expected), f"seed={seed}"
 
 
@@ -255,7 +255,7 @@ def test_causal_conv1d_adapter_plumbing(seed, monkeypatch, varlen):
     x, weight, bias, init = _inputs(gen, 1 if varlen else 2, 14, 4, 2, not varlen)
     kwargs = dict(activation="silu", initial_state=init, output_final_state=not varlen, cu_seqlens=cu_seqlens)
     y, final = short_conv_causal_conv1d(x, weight, bias, **kwargs)
-    y_ref, final_ref = short_conv_torch(x, weight, bias, **kwargs)
+    y_ref, final_ref = short_conv_chunked(x, weight, bias, **kwargs)
     assert y.is_contiguous()
     _close(y, y_ref, seed, "output")
     if varlen:

@@ -19,7 +19,7 @@ import sys  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_torch  # noqa: E402
+from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_chunked  # noqa: E402
 from zoo.kernels.short_conv import triton_conv  # noqa: E402
 from zoo.kernels.short_conv.triton_conv import short_conv_triton  # noqa: E402
 
@@ -189,7 +189,7 @@ def test_state_without_grad(seed):
     x.requires_grad_()
     y, _ = short_conv_triton(x, weight, bias, initial_state=h0)
     (dx,) = torch.autograd.grad(y.sum(), [x])
-    y_ref, _ = short_conv_torch(x, weight, bias, initial_state=h0)
+    y_ref, _ = short_conv_chunked(x, weight, bias, initial_state=h0)
     (dx_ref,) = torch.autograd.grad(y_ref.sum(), [x])
     assert_close(dx, dx_ref.cpu().to(F64), "grad of x", seed, TOL32)
 
@@ -199,7 +199,7 @@ def test_dispatch_triton_matches_torch(seed):
     x, weight, bias, h0 = (t.float().to(DEVICE) for t in make_inputs(gen, 2, 33, 8, 4, 2))
     kwargs = dict(activation="silu", initial_state=h0, output_final_state=True)
     for got, expected in zip(short_conv(x, weight, bias, backend="triton", **kwargs),
-                             short_conv_torch(x, weight, bias, **kwargs)):
+                             short_conv_chunked(x, weight, bias, **kwargs)):
         assert_close(got, expected.cpu().to(F64), "output", seed, TOL32)
 
 
@@ -214,7 +214,7 @@ def test_dispatch_triton_on_cpu_needs_the_interpreter(monkeypatch):
     with pytest.raises(ValueError, match=r"needs a CUDA tensor"):
         short_conv_triton(x, weight)
     y, _ = short_conv(x, weight)  # auto on CPU is the torch form
-    torch.testing.assert_close(y, short_conv_torch(x, weight)[0], rtol=0, atol=0)
+    torch.testing.assert_close(y, short_conv_chunked(x, weight)[0], rtol=0, atol=0)
 
 
 def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
@@ -237,7 +237,7 @@ def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
     "weight, dtype, match",
     [
         (torch.randn(8, 9), torch.float32, r"widths 1 to 8, got W = 9"),
-        (torch.randn(8, 4, dtype=F64), F64, r"got x torch.float64"),
+        (torch.randn(8, 4, dtype=F64), F64, r"x has dtype torch.float64"),
     ],
     ids=["too_wide", "float64"],
 )

@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -376,7 +375,7 @@ def test_dispatch_triton_on_cpu_without_interpreter_in_a_fresh_process():
 @pytest.mark.parametrize(
     "change, match",
     [
-        (lambda a: {**a, "x": a["x"].double()}, r"got x torch.float64"),
+        (lambda a: {**a, "x": a["x"].double()}, r"x has dtype torch.float64"),
         (lambda a: {**a, "b": a["b"].half().to("meta")}, r"all tensors must be on one device"),
     ],
     ids=["float64", "device"],
@@ -423,17 +422,3 @@ def test_auto_on_cuda_picks_triton_where_it_applies():
     assert dispatch._resolve("auto", *big, None, None) == "triton"
     assert dispatch._resolve("auto", x.cpu(), R.cpu(), b.cpu(), tuple(s.cpu() for s in state)) == "torch"
 
-
-@pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the tests above compile the kernels")
-def test_kernels_compile_for_sm90():
-    """Without a GPU, compile both forms' kernels for an H100 (sm_90) with the bundled ptxas, every autotuning
-    config at Dh = 64 (register) and 192 (tiled), one at 48, 130 and 512: the interpreter accepts code that the
-    compiler rejects. A subprocess, since the kernels here are defined for the interpreter."""
-    env = {name: value for name, value in os.environ.items() if name != "TRITON_INTERPRET"}
-    script = Path(__file__).with_name("slstm_compile_sm90.py")
-    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
-    for name in ("_fwd_kernel", "_bwd_kernel", "_fwd_tiled_kernel", "_bwd_tiled_kernel"):
-        assert f" {name} " in result.stdout, result.stdout
-    assert result.stdout.count("bytes of cubin") >= 20, result.stdout

@@ -1,4 +1,4 @@
-"""zoo.kernels.scan.mlstm_scan (backend "torch": the chunked form) against mlstm_kernels' own forms, on the
+"""zoo.kernels.mlstm_scan (backend "torch": the chunked form) against mlstm_kernels' own forms, on the
 same inputs: the recurrent sequence form, the chunkwise and the parallel native (PyTorch) forms, and its
 Triton chunkwise kernels (on a CPU machine under the interpreter).
 
@@ -34,7 +34,7 @@ import pytest
 import torch
 
 from benchmarks.upstream import interpreting
-from zoo.kernels.scan import mlstm_scan
+from zoo.kernels import mlstm_scan
 
 from .oracles import require, triton_device
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from zoo.kernels import mlstm_scan, mlstm_step
-from zoo.kernels.scan.checks import MLSTM_BACKENDS
+from zoo.kernels import MLSTM_BACKENDS
 from zoo.models.families.xlstm.layers import (
     HeadwiseLinear,
     MultiHeadLayerNorm,

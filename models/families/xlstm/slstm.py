@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from zoo.kernels import slstm, slstm_step
-from zoo.kernels.slstm.checks import BACKENDS as SLSTM_BACKENDS
+from zoo.kernels import SLSTM_BACKENDS
 from zoo.models.families.xlstm.layers import (
     HeadwiseLinear,
     MultiHeadLayerNorm,

@@ -1,4 +1,5 @@
-"""Causal depthwise conv1d in PyTorch: one grouped ``F.conv1d`` over the state-padded input, with autograd.
+"""Causal depthwise conv1d in PyTorch (the chunked torch form, whose one chunk is the whole sequence): one grouped
+``F.conv1d`` over the state-padded input, with autograd.
 
 Varlen batches are padded to [N, Tmax, D] and run as a batch: zeros after the end of a sequence
 cannot reach its real positions, since the convolution is causal.
@@ -7,7 +8,7 @@ cannot reach its real positions, since the convolution is causal.
 import torch
 import torch.nn.functional as F
 
-from zoo.kernels.varlen import pad_packed, unpad_to_packed
+from ..varlen import pad_packed, unpad_to_packed
 
 
 def _history(x: torch.Tensor, initial_state: torch.Tensor | None, width: int) -> torch.Tensor:
@@ -31,7 +32,7 @@ def _conv(
     return y.transpose(1, 2).contiguous()
 
 
-def short_conv_torch(
+def short_conv_chunked(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..varlen import pad_packed, unpad_to_packed
-from .chunked import _to_chunks
-from .mlstm_gates import log_forget_gate, stabiliser_floor
-from .mlstm_step import MLSTMState, zero_state
+from ..chunking import to_chunks
 from ..precision import accumulation_dtype
+from ..varlen import pad_packed, unpad_to_packed
+from .gates import log_forget_gate, stabiliser_floor
+from .step import MLSTMState, zero_state
 
 # Stands in for the log weight -inf of a chunk made only of padding, whose exp(a - a_max) would be NaN.
 _NO_WEIGHT = -1e30
@@ -42,8 +42,8 @@ def _chunk_mlstm(
     value_dim = v.shape[-1]
     num_chunks = max(-(-length // chunk_size), 1)
     v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)  # [N, T, H, V + 1]
-    q, k, v, f_log = (_to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, f_log))  # [N, H, n, C, *]
-    i = _to_chunks(i, num_chunks, chunk_size)
+    q, k, v, f_log = (to_chunks(x, num_chunks, chunk_size) for x in (q, k, v, f_log))  # [N, H, n, C, *]
+    i = to_chunks(i, num_chunks, chunk_size)
     if num_chunks * chunk_size != length:  # padding adds nothing: no input (i = -inf), no forgetting
         valid = torch.arange(num_chunks * chunk_size, device=i.device).view(num_chunks, chunk_size) < length
         i = i.masked_fill(~valid, float("-inf"))

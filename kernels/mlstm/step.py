@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_mlstm_inputs, check_mlstm_options
-from .mlstm_gates import log_forget_gate, stabiliser_floor
 from ..precision import accumulation_dtype
+from .checks import check_mlstm_inputs, check_mlstm_options
+from .gates import log_forget_gate, stabiliser_floor
 
 MLSTMState = tuple[Tensor, Tensor, Tensor]
 

@@ -7,15 +7,15 @@ only q scaled, zero starting state with m = 0, eps added outside the max of the 
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from ..varlen import check_cu_seqlens
 from ..checks import check_backend, check_chunk_size, check_shape
-from .checks import MLSTM_BACKENDS, check_mlstm_inputs, check_mlstm_options
-from .mlstm_chunked import mlstm_chunked
-from .mlstm_reference import mlstm_reference
-from .mlstm_step import MLSTMState
+from ..triton_support import load_triton_form, resolve_triton_or_torch
+from ..varlen import check_cu_seqlens
+from .checks import BACKENDS, check_mlstm_inputs, check_mlstm_options
+from .chunked import mlstm_chunked
+from .reference import mlstm_reference
+from .step import MLSTMState
 
 
 def mlstm_scan(
@@ -47,14 +47,15 @@ def mlstm_scan(
     max; initial_state: (C [N, H, K, V], n [N, H, K], m [N, H]), zeros with m = 0 when None, N = B, or
     the number of sequences when cu_seqlens ([N + 1], int32/int64, B == 1) packs several into one row;
     chunk_size: tokens per chunk of the chunked and Triton forms; backend: "auto" (Triton on CUDA where
-    it applies: no float64, chunk_size a power of two >= 16; chunked torch otherwise), "torch" (chunked),
+    it applies, see `triton_mlstm.triton_unsupported`: float16/bfloat16/float32, chunk_size a power of two
+    >= 16; chunked torch otherwise), "torch" (chunked),
     "triton" (forced; CUDA, or CPU under TRITON_INTERPRET=1) or "reference" (the loop over time).
 
     Returns (h [B, T, H, V] in q's dtype, final state (C, n, m) in float32 (float64 when an input is
     float64), or None unless output_final_state). mlstm_kernels keeps m as [N, H, 1]: squeeze/unsqueeze
     the last axis to exchange states with it.
     """
-    check_backend("mlstm_scan", backend, MLSTM_BACKENDS)
+    check_backend("mlstm_scan", backend, BACKENDS)
     check_mlstm_options("mlstm_scan", forget_gate, eps)
     check_shape("mlstm_scan", "q", q, "B, T, H, K", [None] * 4)
     batch, length = q.shape[:2]
@@ -72,24 +73,12 @@ def mlstm_scan(
         scale=scale, forget_gate=forget_gate, eps=eps, initial_state=initial_state,
         output_final_state=output_final_state, cu_seqlens=cu_seqlens,
     )
-    if backend == "reference":
-        return mlstm_reference(q, k, v, i, f, **options)
-    auto_triton = backend == "auto" and _triton_applies(q, k, v, i, f, initial_state, chunk_size)
-    if backend == "triton" or auto_triton:
-        from .triton_mlstm import mlstm_triton  # defines the kernels: after TRITON_INTERPRET is settled
-
-        return mlstm_triton(q, k, v, i, f, chunk_size=chunk_size, **options)
-    return mlstm_chunked(q, k, v, i, f, chunk_size=chunk_size, **options)
-
-
-def _triton_applies(
-    q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, state: MLSTMState | None, chunk_size: int
-) -> bool:
-    """Whether "auto" should take the Triton form: CUDA tensors, no float64 (inputs or state), a chunk size
-    the kernels tile (a power of two >= 16)."""
-    return (
-        q.is_cuda
-        and all(t.dtype != torch.float64 for t in (q, k, v, i, f, *(state or ())))
-        and chunk_size >= 16
-        and chunk_size & (chunk_size - 1) == 0
+    form = resolve_triton_or_torch(
+        "mlstm_scan", backend, q.is_cuda, __package__, "triton_mlstm", q, k, v, i, f, initial_state, chunk_size
     )
+    if form == "reference":
+        return mlstm_reference(q, k, v, i, f, **options)
+    if form == "triton":
+        triton_form = load_triton_form(__package__, "triton_mlstm").mlstm_triton
+        return triton_form(q, k, v, i, f, chunk_size=chunk_size, **options)
+    return mlstm_chunked(q, k, v, i, f, chunk_size=chunk_size, **options)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .mlstm_gates import log_forget_gate
-from .mlstm_step import MLSTMState, mlstm_cell, zero_state
 from ..precision import accumulation_dtype
+from .gates import log_forget_gate
+from .step import MLSTMState, mlstm_cell, zero_state
 
 
 def _recurrence(
