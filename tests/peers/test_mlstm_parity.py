@@ -191,7 +191,7 @@ def test_matches_parallel_native(dtype, compare):
     check(compare, dv, dv_ref, "dv (custbw)", tol)
 
 
-def test_parallel_native_differs_by_eps_without_the_state_term(compare):
+def test_parallel_native_differs_by_eps_without_the_state_term(compare, bound):
     """Input gates all below -1: the zero state's log weight b_t (> b_t - b_j + i_j) sets our stabiliser
     m_t <= 0 and not theirs, and h differs by eps |exp(m_ours) - exp(m_theirs)| / (..) <= eps relative.
     In float64 that difference is far above rounding: it must show, and stay within the bound."""
@@ -202,10 +202,11 @@ def test_parallel_native_differs_by_eps_without_the_state_term(compare):
     h, _ = mlstm_scan(q, k, v, i, f, eps=eps, chunk_size=16, backend="torch")
     h_ref, _ = theirs(parallel.mlstm_parallel__native_autograd, [q, k, v, i, f], eps=eps)
     difference = (h - h_ref).abs()
-    excess = (difference - eps * h.abs()).max().item()
-    assert excess <= 1e-13, f"|h - h_parallel| exceeds eps |h| by {excess:.3g}"
-    assert difference.max() > 1e-3 * eps * h.abs().max(), "the O(eps) difference did not show"
-    compare(h, h_ref, "h (state term wins)", rtol=2 * eps, atol=1e-12)
+    bound((difference - eps * h.abs()).max(), 1e-13, "|h - h_parallel| beyond eps |h|")
+    bound(1e-3 * eps * h.abs().max(), difference.max(), "1e-3 eps max|h| (the O(eps) difference must exceed it)")
+    # |h - h_ref| <= eps |h| by the bound above, so at 4 eps the ratio stays under 1/4 (worst over 50 seeds: a
+    # difference of 0.99 eps |h|)
+    compare(h, h_ref, "h (state term wins)", rtol=4 * eps, atol=1e-12)
 
 
 TRITON_KERNELS = {
