@@ -38,7 +38,8 @@ def _number(value: float) -> float | str:
 
 
 def _margin(ratio: float) -> float:
-    return math.inf if ratio == 0 else 1 / ratio
+    """1 / ratio; inf where the ratio is 0 or below (a `bound` on an excess that stayed negative)."""
+    return math.inf if ratio <= 0 else 1 / ratio
 
 
 def summarise(records, runs, failed, seconds, count) -> dict:
@@ -92,6 +93,11 @@ def _row_style(margin: float) -> str:
     return "bold red" if margin < MARGIN else ""
 
 
+def _margin_text(margin: float) -> str:
+    """The margin, marked LOW below MARGIN (the table is plain text in the report file)."""
+    return f"{margin:.3g}" + (" LOW" if margin < MARGIN else "")
+
+
 def render(records, runs, failed, seconds, count) -> str:
     """The report as text: a table per test file, then per test (worst first), then the unmeasured tests."""
     report = summarise(records, runs, failed, seconds, count)
@@ -100,14 +106,14 @@ def render(records, runs, failed, seconds, count) -> str:
     for column in ("file", "worst ratio", "margin", "seed", "where", "s / seed"):
         files.add_column(column, justify="right" if column in ("worst ratio", "margin", "s / seed") else "left")
     for file, entry in report["files"].items():
-        files.add_row(file, f"{entry['worst_ratio']:.3g}", f"{entry['margin']:.3g}", str(entry["seed"]),
+        files.add_row(file, f"{entry['worst_ratio']:.3g}", _margin_text(entry["margin"]), str(entry["seed"]),
                       entry["test"].split("::", 1)[1] + " @ " + entry["site"], f"{entry['seconds_per_seed']:.2f}",
                       style=_row_style(entry["margin"]))
     tests = Table(box=box.SIMPLE_HEAD, title="Worst error / tolerance per test, worst first")
     for column in ("test", "worst ratio", "margin", "seed", "site", "runs", "failed", "s / seed"):
-        tests.add_column(column, justify="left" if column in ("test", "site") else "right")
+        tests.add_column(column, justify="left" if column in ("test", "site") else "right", overflow="fold")
     for test, entry in sorted(report["tests"].items(), key=lambda item: -item[1]["worst_ratio"]):
-        tests.add_row(test, f"{entry['worst_ratio']:.3g}", f"{entry['margin']:.3g}", str(entry["seed"]),
+        tests.add_row(test, f"{entry['worst_ratio']:.3g}", _margin_text(entry["margin"]), str(entry["seed"]),
                       entry["site"], str(entry["runs"]), str(entry["failed_runs"]),
                       f"{entry['seconds_per_seed']:.2f}", style=_row_style(entry["margin"]))
     buffer = io.StringIO()
