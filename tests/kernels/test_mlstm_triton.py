@@ -39,8 +39,10 @@ F64 = torch.float64
 # T = 200 test's eps).
 TOL32 = 5e-4
 # float16 q, k, v: q, k, v and the states enter the forward matmuls in float16, and h and dq, dk, dv are
-# stored in float16 (the backward accumulates in float32): observed errors 1e-4 to 2e-3.
-TOL16 = 1e-2
+# stored in float16 (the backward accumulates in float32): errors mostly 1e-4 to 2e-3. Worst over 50 seeds:
+# dq off by 2.2e-2 of its largest entry, at that entry (ratio 1.10 at 1e-2: SEQZOO_SEED=10034708824446214985
+# failed); 4e-2 leaves 3.6x.
+TOL16 = 4e-2
 HEADS = 2
 NAMES = ("q", "k", "v", "i", "f", "initial C", "initial n", "initial m")
 STATE_NAMES = ("C", "n", "m")

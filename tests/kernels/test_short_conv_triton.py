@@ -38,8 +38,10 @@ F64 = torch.float64
 # token terms (hence their larger atol). A wrong tap, mask, block or sequence boundary shows at 1e-1 or more.
 TOL32 = dict(rtol=1e-5, atol=1e-5)
 TOL32_SUMS = dict(rtol=1e-5, atol=1e-4)
-# Float16 inputs and outputs (float32 accumulation): the stored y, dx, dweight, ... round to ~5e-4 relative.
-TOL16 = dict(rtol=1e-2, atol=1e-2)
+# Float16 inputs and outputs (float32 accumulation): the stored y, dx, dweight, ... round to ~5e-4 relative,
+# and sums over up to 400 tokens reach more (worst over 50 seeds: 0.69 of rtol = atol = 1e-2, a margin of 1.45;
+# 2.5e-2 leaves 3.6x).
+TOL16 = dict(rtol=2.5e-2, atol=2.5e-2)
 NAMES = ("x", "weight", "bias", "initial_state")
 
 
