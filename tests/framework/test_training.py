@@ -60,7 +60,7 @@ def test_bf16_mixed_precision_keeps_float32_parameters(tmp_path, data_dir, reque
     assert set(result.metrics) >= {"test/acc", "test/loss", "val/acc", "val/loss"}
 
 
-def test_lightning_checkpoints_rebuild_the_module_from_their_hyperparameters(tmp_path, data_dir, request):
+def test_lightning_checkpoints_rebuild_the_module_from_their_hyperparameters(tmp_path, data_dir, request, seed):
     experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
     config = load_config(experiment, ["trainer.max_steps=2", "trainer.max_epochs=1", "task.num_train=64",
                                       "task.num_val=32", "task.num_test=32", f"output_dir={tmp_path}"])

@@ -236,7 +236,7 @@ def large_gates(batch: int, length: int, heads: int):
     return i, f
 
 
-def test_large_gates_at_2048_tokens(seed):
+def test_large_gates_at_2048_tokens(seed, bound):
     batch, length, heads = 1, 2048, 2
     q, k, v, *_ = detached(mlstm_inputs(batch, length, None, heads=heads))
     i, f = large_gates(batch, length, heads)
@@ -261,12 +261,8 @@ def test_large_gates_at_2048_tokens(seed):
         return ((h_32.double() - h_ref).abs() / (h_ref.abs() + 1)).flatten()
 
     chunked, loop = errors(h32), errors(h32_loop)
-    assert chunked.median() <= 1.5 * loop.median(), (
-        f"float32 chunked median error {chunked.median():.2e} vs loop {loop.median():.2e} (seed={seed})"
-    )
-    assert chunked.quantile(0.99) <= 4 * loop.quantile(0.99) + 1e-6, (
-        f"float32 chunked 99% error {chunked.quantile(0.99):.2e} vs loop {loop.quantile(0.99):.2e} (seed={seed})"
-    )
+    bound(chunked.median(), 1.5 * loop.median(), "float32 chunked median error vs 1.5 x the loop's")
+    bound(chunked.quantile(0.99), 4 * loop.quantile(0.99) + 1e-6, "float32 chunked 99% error vs 4 x the loop's")
     # m grows to ~ 800 here: float32 keeps it to ~ 6e-5 absolute.
     assert_close(s32[2].double(), s_ref[2], "float32 final m", seed, rtol=1e-6, atol=1e-3)
 

@@ -200,7 +200,7 @@ def test_half_precision_inputs(seed, dtype, tol):
 # Large gates: the stabiliser keeps every exponential <= 1
 
 
-def test_large_input_gates_stay_finite(seed):
+def test_large_input_gates_stay_finite(seed, bound):
     """i ~ 30 + 10 N(0, 1) with 1% spikes of +800 (exp(830) overflows even float64), f ~ 2 + 3 N(0, 1).
 
     Everything stays finite; and since h = C^T q / |n . q| amplifies rounding where n . q nearly cancels
@@ -223,9 +223,7 @@ def test_large_input_gates_stay_finite(seed):
     chunked = [h, *final, *torch.autograd.grad(loss, leaves)]
     for name, result, result_chunked, result_ref in zip(names, results, chunked, expected):
         error, baseline = relative_error(result, result_ref), relative_error(result_chunked, result_ref)
-        assert error <= max(10 * baseline, TOL32), (
-            f"{name}: float32 Triton error {error:.2e} vs float32 chunked {baseline:.2e} (seed={seed})"
-        )
+        bound(error, max(10 * baseline, TOL32), f"{name}: float32 Triton error vs 10 x the float32 chunked form's")
 
 
 def test_very_negative_gates_and_initial_m(seed):

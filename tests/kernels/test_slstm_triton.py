@@ -49,6 +49,9 @@ TOL32 = 5e-5
 # Float16 inputs, outputs and gradients (float32 inside): the stored values round to ~5e-4 relative;
 # observed at most 3e-3 (the initial state's gradients) over 10 seeds.
 TOL16 = 1e-2
+# A gradient may be off by this many times the error of the reference loop run in float32 on the same inputs (the
+# problem's own float32 conditioning; test_huge_input_gates).
+CONDITIONING_MARGIN = 4
 
 
 def make_inputs(gen, batch, length, num_states, *, heads=HEADS, head_dim=HEAD_DIM, input_scale=8.0):
@@ -93,9 +96,12 @@ def form(request, monkeypatch, forms):
 
 
 def compare(seed, gen, inputs, *, dtype=torch.float32, tol=TOL32, grad_y=True, final_state=True,
-            cu_seqlens=None, forget_gate="sigmoid"):
+            cu_seqlens=None, forget_gate="sigmoid", conditioning=False):
     """Run slstm_triton on `inputs` cast to `dtype` and the reference in float64 on the same (rounded) values;
-    compare y, the final state and the gradients of <y, dy> + <final state, dS> for every input."""
+    compare y, the final state and the gradients of <y, dy> + <final state, dS> for every input.
+
+    conditioning: also evaluate the reference in float32 and allow each gradient CONDITIONING_MARGIN times that
+    evaluation's own error, for inputs where cancellation makes any float32 evaluation inexact."""
     leaves = [t.to(DEVICE, dtype).requires_grad_() for t in inputs]
     oracle = [t.detach().cpu().to(F64).requires_grad_() for t in leaves]
     x, R, b, *state = leaves
@@ -127,11 +133,28 @@ def compare(seed, gen, inputs, *, dtype=torch.float32, tol=TOL32, grad_y=True, f
     grads = torch.autograd.grad(outputs, leaves, [c.to(DEVICE, o.dtype) for c, o in zip(cotangents, outputs)],
                                 allow_unused=True)
     grads_ref = torch.autograd.grad(outputs_ref, oracle, cotangents, allow_unused=True)
-    for name, g, g_ref, leaf in zip(NAMES, grads, grads_ref, leaves):
+    floors = [0.0] * len(leaves)
+    if conditioning:
+        grads_32 = float32_reference_gradients(oracle, cotangents, bool(grad_y and y_ref.numel()), final_state,
+                                               cu_seqlens, forget_gate)
+        floors = [0.0 if g32 is None else CONDITIONING_MARGIN * (g32.double() - g_ref).abs().max().item()
+                  for g32, g_ref in zip(grads_32, grads_ref)]
+    for name, g, g_ref, leaf, floor in zip(NAMES, grads, grads_ref, leaves, floors):
         g_ref = torch.zeros_like(leaf, dtype=F64, device="cpu") if g_ref is None else g_ref
         assert g is not None and g.dtype == leaf.dtype and g.shape == leaf.shape, f"grad of {name} (seed={seed})"
-        assert_close(g, g_ref, f"grad of {name}", seed, tol)
+        assert_close(g, g_ref, f"grad of {name}", seed, tol, floor)
     return grads
+
+
+def float32_reference_gradients(oracle, cotangents, with_y, with_final, cu_seqlens, forget_gate):
+    """The gradients the reference loop gives in float32 (autograd) for the same inputs and cotangents (of y when
+    `with_y`, then of the final state when `with_final`, as `compare` draws them)."""
+    leaves = [t.detach().float().requires_grad_() for t in oracle]
+    x, R, b, *state = leaves
+    y, final = slstm_reference(x, R, b, initial_state=tuple(state) or None, output_final_state=True,
+                               forget_gate=forget_gate, cu_seqlens=cu_seqlens)
+    outputs = ([y] if with_y else []) + (list(final) if with_final else [])
+    return torch.autograd.grad(outputs, leaves, [c.float() for c in cotangents], allow_unused=True)
 
 
 DENSE_CASES = [
@@ -190,11 +213,14 @@ def test_partly_fresh_initial_state(form, seed):
 
 
 def test_huge_input_gates(form, seed):
-    """raw_i up to ~100: exp(raw_i) overflows float32, only the stabilised recurrence stays finite."""
+    """raw_i up to ~100: exp(raw_i) overflows float32, only the stabilised recurrence stays finite. Gradients through
+    such gates can cancel: at SEQZOO_SEED=12844250586967165021 the initial n's gradient is off by 1.2e-4 of its
+    largest entry in every float32 evaluation (ours, and the reference loop run in float32: 1.3e-4), 2.4 times
+    TOL32; so each gradient may also be off by CONDITIONING_MARGIN times the float32 reference's own error."""
     gen = torch.Generator().manual_seed(seed)
     inputs = make_inputs(gen, 1, 30, 1, input_scale=40.0)
     assert inputs[0].unflatten(-1, (4, HEAD_DIM))[..., 0, :].abs().max() > 89
-    compare(seed, gen, inputs)
+    compare(seed, gen, inputs, conditioning=True)
 
 
 @pytest.mark.parametrize("dtype,tol", half_precisions(TOL16))

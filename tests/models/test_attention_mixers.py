@@ -191,7 +191,7 @@ def test_packed_sequences_match_separate_runs(kind, causal, seed):
     torch.testing.assert_close(packed, separate, **TOL)
 
 
-def test_bigbird_layout_is_seeded():
+def test_bigbird_layout_is_seeded(seed):
     """The seed picks the random blocks: same seed, same layer output; another seed, another layout."""
     x = torch.randn(1, 64, D_MODEL, dtype=torch.float64)
     first, again, other = make_layer("bigbird"), make_layer("bigbird"), make_layer("bigbird", seed=8)

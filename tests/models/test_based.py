@@ -153,7 +153,7 @@ def test_conv_config_errors_name_the_key(changes, key):
         BasedConv(D_MODEL, dataclasses.replace(CONFIG, **changes))
 
 
-def test_based_tiny_mixes_the_three_layer_types():
+def test_based_tiny_mixes_the_three_layer_types(seed):
     model = zoo.create_model("based-tiny")
     kinds = [type(block.mixer).__name__ for block in model.backbone.layers]
     assert kinds == ["BasedConv", "BasedLinearAttention", "Attention", "BasedConv"]

@@ -161,7 +161,7 @@ def test_parameter_names_and_shapes_follow_fla():
     }
 
 
-def test_gated_decay_is_mamba2_style():
+def test_gated_decay_is_mamba2_style(seed):
     """g = -exp(A_log) * softplus(a_proj(x) + dt_bias) <= 0, so every decay exp(g) lies in (0, 1]."""
     layer = GatedDeltaNet(D_MODEL, GatedDeltaNetConfig(num_heads=2, head_dim=8)).double()
     x = torch.randn(2, 5, D_MODEL, dtype=torch.float64)
@@ -209,9 +209,9 @@ def test_config_sections_and_mixer_names():
         config_from_dict({"mixers": {"deltanet": {"use_gates": True}}})
 
 
-def test_o_proj_is_scaled_as_a_residual_output():
-    """SequenceModel scales the output projections writing into the residual stream by 1/sqrt(2 * n_layers)."""
-    torch.manual_seed(0)
+def test_o_proj_is_scaled_as_a_residual_output(seed):
+    """SequenceModel scales the output projections writing into the residual stream by 1/sqrt(2 * n_layers)
+    (the std of 262,144 normal draws is within 1e-3 of 0.02 far beyond any seed: its own spread is 3e-5)."""
     model = zoo.create_model("deltanet-small")
     o_proj = model.backbone.layers[0].mixer.o_proj.weight
     q_proj = model.backbone.layers[0].mixer.q_proj.weight

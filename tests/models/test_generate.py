@@ -32,7 +32,7 @@ def test_generated_logits_equal_the_parallel_forward(name, seed):
 
 
 @pytest.mark.parametrize("name", ["mamba-tiny", "mamba2-tiny", "deltanet-tiny", "swa-tiny"])
-def test_decoding_state_does_not_grow(name):
+def test_decoding_state_does_not_grow(name, seed):
     model = zoo.create_model(name).eval()
     with torch.no_grad():
         _, states = model.prefill(torch.randint(0, 256, (1, 40)))
@@ -42,7 +42,7 @@ def test_decoding_state_does_not_grow(name):
     assert _state_elements(states) == size_after_prompt > 0
 
 
-def test_full_attention_cache_grows_with_the_tokens():
+def test_full_attention_cache_grows_with_the_tokens(seed):
     model = zoo.create_model("attention-tiny").eval()
     with torch.no_grad():
         _, states = model.prefill(torch.randint(0, 256, (1, 10)))
