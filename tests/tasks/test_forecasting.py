@@ -107,7 +107,7 @@ def test_unknown_target_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_zoo_train_from_yaml_beats_predicting_the_mean(tmp_path, seed):
+def test_zoo_train_from_yaml_beats_predicting_the_mean(tmp_path, seed, bound):
     """Predicting the training mean (0 after scaling) scores the test rows' mean square; the model must do better
     by a wide margin."""
     write_series(tmp_path / "series.csv", 900, seed % 10_000)
@@ -127,5 +127,5 @@ def test_zoo_train_from_yaml_beats_predicting_the_mean(tmp_path, seed):
     dm = datamodule(tmp_path, input_length=48, horizon=12)
     dm.setup()
     baseline = torch.cat([b["targets"] for b in dm.test_dataloader()]).square().mean().item()
-    assert metrics["test/mse"] < 0.5 * baseline, f"seed {seed}: {metrics} vs predicting the mean {baseline:.3f}"
+    bound(metrics["test/mse"], 0.5 * baseline, f"test MSE of {metrics} vs half the mean's ({baseline:.3f})")
     assert set(metrics) >= {"test/mse", "test/mae", "val/mse"}

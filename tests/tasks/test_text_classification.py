@@ -87,7 +87,7 @@ def test_registered():
 
 
 @pytest.mark.slow
-def test_zoo_train_from_yaml_beats_chance(tmp_path, seed, capsys):
+def test_zoo_train_from_yaml_beats_chance(tmp_path, seed, bound, capsys):
     """Three classes, so chance is 1/3: a tiny Mamba-2 with a mean-pooled classifier learns the keyword."""
     write_keyword_texts(tmp_path / "data", seed % 10_000)
     experiment = tmp_path / "experiment.yaml"
@@ -102,7 +102,7 @@ def test_zoo_train_from_yaml_beats_chance(tmp_path, seed, capsys):
     assert main(["train", str(experiment)]) == 0
     (export,) = (tmp_path / "runs" / "keywords").glob("*/export")
     metrics = json.loads((export / "eval_results.json").read_text())
-    assert metrics["test/acc"] > 0.8, f"seed {seed}: {metrics}"
+    bound(1 - metrics["test/acc"], 0.2, f"test error rate of {metrics}")  # accuracy of at least 0.8 (chance: 1/3)
     assert set(metrics) >= {"test/acc", "test/f1", "val/acc", "test/loss"}
     config = json.loads((export / "config.json").read_text())
     assert config["model"]["head"]["kind"] == "classifier" and config["model"]["head"]["num_outputs"] == 3
