@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from zoo.models.bidirectional import BidirectionalMixer
 from zoo.models.block import Block
-from zoo.models.config import ModelConfig, ModelConfigError
+from zoo.models.config import ModelConfig
 from zoo.models.layers.norm import build_norm
 from zoo.models.registry import MIXERS
 
@@ -21,8 +21,6 @@ def build_mixer(name: str, config: ModelConfig) -> nn.Module:
     `config.bidirectional_tied`)."""
     entry = MIXERS.get(name)
     settings = config.section(entry.section)
-    if config.bidirectional_tied and not config.bidirectional:
-        raise ModelConfigError("bidirectional_tied", "is true but 'bidirectional' is false: set both")
     if not config.bidirectional or getattr(entry.cls, "positionwise", False):
         return entry.cls(config.d_model, settings)
     if hasattr(entry.cls, "bidirectional_config"):

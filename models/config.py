@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from zoo.models.layers.mlp import ACTIVATIONS
+from zoo.models.layers.norm import NORMS
 from zoo.models.registry import (
     ENCODERS,
     HEADS,
@@ -33,8 +35,9 @@ class ModelConfigError(ValueError):
     """A model config key or value is wrong. `key`: its dotted path inside the model config (`mixers.attention.kind`);
     for an unknown key, `valid` lists the keys that exist there and `suggestion` the closest one."""
 
-    def __init__(self, key: str, reason: str, valid: list[str] | None = None, suggestion: str | None = None):
-        self.key, self.reason, self.valid, self.suggestion = key, reason, valid, suggestion
+    def __init__(self, key: str, reason: str, valid: list[str] | None = None, suggestion: str | None = None,
+                 note: str | None = None):
+        self.key, self.reason, self.valid, self.suggestion, self.note = key, reason, valid, suggestion, note
         super().__init__(self.describe())
 
     def describe(self, prefix: str = "model.") -> str:
@@ -42,7 +45,8 @@ class ModelConfigError(ValueError):
         if self.valid is None:
             return f"config key '{prefix}{self.key}': {self.reason}"
         hint = f" (did you mean '{prefix}{self.suggestion}'?)" if self.suggestion else ""
-        return f"unknown config key '{prefix}{self.key}'{hint}; valid keys: {', '.join(self.valid)}"
+        note = f"; {self.note.replace('set ', f'set {prefix}', 1)}" if self.note else ""
+        return f"unknown config key '{prefix}{self.key}'{hint}; valid keys: {', '.join(self.valid)}{note}"
 
 
 @dataclass
@@ -74,6 +78,17 @@ class ModelConfig:
     mixers: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ModelConfigError("norm", f"'{self.norm}' is not a norm; choose one of: {', '.join(NORMS)}")
+        if self.mlp_activation not in ACTIVATIONS:
+            raise ModelConfigError(
+                "mlp_activation", f"'{self.mlp_activation}' is not an activation; choose one of: {', '.join(ACTIVATIONS)}"
+            )
+        for key in ("d_model", "d_intermediate", "norm_eps"):
+            if getattr(self, key) < (1 if key == "d_model" else 0):
+                raise ModelConfigError(key, f"must be {'>= 1' if key == 'd_model' else '>= 0'}, got {getattr(self, key)}")
+        if self.bidirectional_tied and not self.bidirectional:
+            raise ModelConfigError("bidirectional_tied", "is true but 'bidirectional' is false: set both")
         self.encoder = _part(ENCODERS, "encoder", self.encoder)
         self.head = _part(HEADS, "head", self.head)
         if not isinstance(self.mixers, Mapping):
@@ -151,18 +166,19 @@ def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _unknown_key(key: str, valid: list[str], where: str) -> ModelConfigError:
+def _unknown_key(key: str, valid: list[str], where: str, note: str | None = None) -> ModelConfigError:
     close = difflib.get_close_matches(key, valid, n=1)
-    return ModelConfigError(f"{where}{key}", "unknown key", valid, f"{where}{close[0]}" if close else None)
+    return ModelConfigError(f"{where}{key}", "unknown key", valid, f"{where}{close[0]}" if close else None, note)
 
 
-def _base_part(registry: Registry, key: str, base: Any, override: Any) -> Any:
+def _base_part(registry: Registry, key: str, base: Any, override: Any, unset_kind: str) -> Any:
     """The section an encoder/head override merges onto: the base's, or the defaults of the kind the override
-    switches to (a new kind starts from its own defaults, never from another kind's fields)."""
+    switches to (a new kind starts from its own defaults, never from another kind's fields); an override without a
+    `kind` on an unset part starts from `unset_kind`."""
     kind = override.get("kind") if isinstance(override, Mapping) else None
     if kind is None:
         if base is None:
-            kind = DEFAULT_ENCODER if registry is ENCODERS else DEFAULT_HEAD
+            kind = unset_kind
         else:
             return base
     elif base is not None and base.kind == kind:
@@ -173,11 +189,14 @@ def _base_part(registry: Registry, key: str, base: Any, override: Any) -> Any:
         raise ModelConfigError(f"{key}.kind", str(error)) from None
 
 
-def merge_config(base: ModelConfig, overrides: Mapping[str, Any]) -> ModelConfig:
+def merge_config(base: ModelConfig, overrides: Mapping[str, Any], kinds: Mapping[str, str] | None = None) -> ModelConfig:
     """`base` with `overrides` applied: top-level fields replaced, sections (`encoder`, `head`, `mixers.<name>`)
     merged key by key (`{"mixers": {"attention": {"num_heads": 2}}}` keeps the section's other keys), an encoder or
     head of another `kind` started from that kind's defaults, `encoder: None` / `head: None` restoring the task's
-    choice. Unknown keys and wrong types raise `ModelConfigError` naming the key."""
+    choice. An encoder or head override without a `kind` on a part that `base` leaves unset starts from
+    `kinds["encoder"]` / `kinds["head"]` (the task's, when a task is known; else tokens / lm). Unknown keys and wrong types raise `ModelConfigError` naming
+    the key."""
+    kinds = {"encoder": DEFAULT_ENCODER, "head": DEFAULT_HEAD, **(kinds or {})}
     overrides = OmegaConf.to_container(overrides) if OmegaConf.is_config(overrides) else dict(overrides)
     valid = [f.name for f in dataclasses.fields(ModelConfig)]
     for key in overrides:
@@ -190,7 +209,7 @@ def merge_config(base: ModelConfig, overrides: Mapping[str, Any]) -> ModelConfig
             setattr(base, key, value)
             overrides.pop(key)
         elif isinstance(value, Mapping):
-            setattr(base, key, _base_part(registry, key, getattr(base, key), value))
+            setattr(base, key, _base_part(registry, key, getattr(base, key), value, kinds[key]))
     mixer_overrides = overrides.get("mixers", {})
     if not isinstance(mixer_overrides, Mapping):
         raise ModelConfigError("mixers", f"must map section names to settings, got {mixer_overrides!r}")
@@ -198,16 +217,25 @@ def merge_config(base: ModelConfig, overrides: Mapping[str, Any]) -> ModelConfig
         if name not in base.mixers:
             base.mixers[name] = _section(name, {})
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(base), overrides)
-        return OmegaConf.to_object(merged)
+        merged = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(base), overrides))
     except OmegaConfBaseException as error:
         key = str(error.full_key)
         if "not in" in _first_line(error) and "." in key:  # an unknown key inside a section: list the section's
             section, _, leaf = key.rpartition(".")
             node = OmegaConf.select(OmegaConf.structured(base), section)
             if node is not None and OmegaConf.is_dict(node):
-                raise _unknown_key(leaf, [str(k) for k in node.keys()], f"{section}.") from None
+                raise _unknown_key(leaf, [str(k) for k in node.keys()], f"{section}.", _kind_note(section, node)) from None
         raise ModelConfigError(key, _first_line(error)) from None
+    return merged
+
+
+def _kind_note(section: str, node: Any) -> str | None:
+    """For an unknown key in the encoder or head: which kind's keys these are, and how to choose another."""
+    if section not in ("encoder", "head"):
+        return None
+    return f"the {section} here is '{node.kind}': set {section}.kind to choose another (valid kinds: " \
+        f"{', '.join((ENCODERS if section == 'encoder' else HEADS).names())})"
+
 
 
 def config_from_dict(fields: Mapping[str, Any]) -> ModelConfig:

@@ -7,11 +7,14 @@ from typing import Any
 import torch
 from torch import nn
 from zoo.models.backbone import Backbone
-from zoo.models.config import ModelConfig, ModelConfigError, merge_config
+from zoo.models.config import ModelConfig, merge_config
 from zoo.models.generate import generate
 from zoo.models.init import init_weights
 from zoo.models.padding import check_lengths, pack, unpack
 from zoo.models.registry import ENCODERS, HEADS
+
+# An encoder's `reads` -> the shape of a batch of whole sequences of that kind
+SEQUENCE_SHAPES = {"tokens": "[B, T] integer ids", "channels": "[B, T, C] real values", "image": "[B, C, H, W] images"}
 
 
 def build_encoder(config: ModelConfig) -> nn.Module:
@@ -35,8 +38,6 @@ class SequenceModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         config = config.resolved()
-        if config.d_model < 1:
-            raise ModelConfigError("d_model", f"must be a positive int, got {config.d_model}")
         self.config = config
         self.encoder = build_encoder(config)
         self.backbone = Backbone(config)
@@ -72,6 +73,13 @@ class SequenceModel(nn.Module):
         adjacent), zero at padded positions of non-causal models."""
         inputs, lengths = self._flatten_towers(inputs, lengths)
         x = self.encoder(inputs)
+        if x.ndim != 3:
+            reads = type(self.encoder).reads
+            raise ValueError(
+                f"the '{self.config.encoder.kind}' encoder reads {reads}: a batch of sequences is {SEQUENCE_SHAPES[reads]}"
+                f"{', with a pair axis after B' if self.towers > 1 else ''}; got shape {tuple(inputs.shape)} (one "
+                "decoding position at a time: `step`)"
+            )
         if lengths is None or cu_seqlens is not None:
             return self.backbone(x, None, cu_seqlens)[0]
         check_lengths(lengths, x.shape[0], x.shape[1])
@@ -154,12 +162,9 @@ class SequenceModel(nn.Module):
         return generate(self, input_ids, max_new_tokens, temperature, top_k, top_p, **options)
 
     @property
-    def vocab_size(self) -> int:
-        """The token encoder's vocabulary (what an LM head predicts); AttributeError for models that read no tokens."""
-        vocab = getattr(self.config.encoder, "vocab_size", None)
-        if vocab is None:
-            raise AttributeError(f"this model has no vocabulary: its encoder '{self.config.encoder.kind}' reads no tokens")
-        return vocab
+    def vocab_size(self) -> int | None:
+        """The token encoder's vocabulary (what an LM head predicts); None for models that read no tokens."""
+        return getattr(self.config.encoder, "vocab_size", None)
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

@@ -146,7 +146,9 @@ def register_encoder(kind: str, *, config: type) -> Callable[[type], type]:
 
 
 def register_head(kind: str, *, config: type) -> Callable[[type], type]:
-    """Class decorator: register a head (`[B, T, d_model]` -> outputs) under `kind` with its config dataclass."""
+    """Class decorator: register a head (`[B, T, d_model]` -> outputs) under `kind` with its config dataclass.
+    The class may declare `predicts`, the task output kind whose targets it serves (`zoo.tasks.TaskIO.outputs`;
+    default: its own `kind`), so that a new head can serve, say, classification tasks."""
     return _register_part(HEADS, kind, config)
 
 

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from lightning import LightningDataModule
@@ -54,6 +54,7 @@ class TaskConfig:
 INPUT_KINDS = ("tokens", "channels", "image")
 OUTPUT_KINDS = ("lm", "token_classifier", "classifier", "matching", "regression")
 PER_TOKEN_OUTPUTS = ("lm", "token_classifier")
+CLASS_OUTPUTS = ("token_classifier", "classifier", "matching")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ class TaskIO:
     vocabulary), `token_classifier` (a class per position), `classifier` (a class per sequence), `matching` (a class
     per pair of sequences) or `regression` (`horizon` steps of `num_outputs` values). num_outputs: classes, or
     predicted channels. metrics: the names `zoo.tasks.objective.METRICS` knows; the first is monitored.
-    ignore_index: the target value that takes no loss (per-token tasks).
+    ignore_index: the target value that takes no loss (per-token tasks). labels: for classes read from data, their
+    names in class-id order (saved with a trained model, so that its predictions can be named and an evaluation
+    that would number the classes otherwise is refused); empty where classes are numbers.
     """
 
     inputs: str
@@ -78,6 +81,7 @@ class TaskIO:
     horizon: int = 0
     metrics: tuple[str, ...] = ("accuracy",)
     ignore_index: int = -100
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUT_KINDS:
@@ -92,7 +96,12 @@ class TaskIO:
                 raise ValueError(f"TaskIO.{field} must be >= 1 for {self.inputs} -> {self.outputs}, got {getattr(self, field)}")
         if self.outputs == "lm" and (self.inputs != "tokens" or self.num_outputs != self.vocab_size):
             raise ValueError("TaskIO: an 'lm' task predicts its input tokens: inputs 'tokens', num_outputs = vocab_size")
+        if self.outputs in CLASS_OUTPUTS and self.num_outputs < 2:
+            raise ValueError(f"TaskIO.num_outputs: '{self.outputs}' outputs need at least two classes, got {self.num_outputs}")
+        if self.labels and len(self.labels) != self.num_outputs:
+            raise ValueError(f"TaskIO.labels names {len(self.labels)} classes but num_outputs is {self.num_outputs}")
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "labels", tuple(self.labels))
 
     @property
     def per_token(self) -> bool:
@@ -101,7 +110,7 @@ class TaskIO:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (the LightningModule's hyperparameters, config.json)."""
-        return {**dataclasses.asdict(self), "metrics": list(self.metrics)}
+        return {**dataclasses.asdict(self), "metrics": list(self.metrics), "labels": list(self.labels)}
 
 
 class DataError(ValueError):
@@ -122,6 +131,9 @@ class TaskDataModule(LightningDataModule):
     """
 
     config_cls: type[TaskConfig] = TaskConfig
+    # The kinds of `io`, known before any data is read (a model override such as `model.head.pool=last` needs them):
+    inputs: ClassVar[str]  # `TaskIO.inputs`
+    outputs: ClassVar[str]  # `TaskIO.outputs`
 
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()
@@ -217,6 +229,9 @@ def register_task(
             raise TypeError(f"task {name!r} must be a TaskDataModule subclass, got {datamodule_cls!r}")
         if name in _TASKS:
             raise ValueError(f"task {name!r} is already registered by {_TASKS[name][1].__qualname__}")
+        if getattr(datamodule_cls, "inputs", None) not in INPUT_KINDS or getattr(datamodule_cls, "outputs", None) not in OUTPUT_KINDS:
+            raise TypeError(f"task {name!r}: {datamodule_cls.__qualname__} must declare `inputs` (one of "
+                            f"{', '.join(INPUT_KINDS)}) and `outputs` (one of {', '.join(OUTPUT_KINDS)})")
         datamodule_cls.config_cls = config_cls
         _TASKS[name] = (config_cls, datamodule_cls)
         return datamodule_cls

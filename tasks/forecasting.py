@@ -118,6 +118,7 @@ class CSVForecastingDataModule(TaskDataModule):
     """Forecasting windows over a CSV file of series, split and scaled by the Time-Series-Library protocol."""
 
     config: CSVForecastingConfig
+    inputs, outputs = "channels", "regression"
 
     def __init__(self, config: CSVForecastingConfig) -> None:
         super().__init__(config)
@@ -146,7 +147,7 @@ class CSVForecastingDataModule(TaskDataModule):
     @property
     def io(self) -> TaskIO:
         inputs, outputs = self._selection(self.columns)
-        return TaskIO(inputs="channels", outputs="regression", num_outputs=len(outputs), channels=len(inputs),
+        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=len(outputs), channels=len(inputs),
                       horizon=self.config.horizon, metrics=("mse", "mae"))
 
     @property
@@ -173,6 +174,15 @@ class CSVForecastingDataModule(TaskDataModule):
         mean, std = train_rows.mean(dim=0), train_rows.std(dim=0, unbiased=False).clamp_min(1e-12)
         scaled = (values - mean) / std
         inputs, outputs = self._selection(columns)
+        windows = {}
         for split, (start, end) in borders.items():
             part = scaled[start:end]
-            self.datasets[split] = Windows(part[:, inputs], part[:, outputs], c.input_length, c.horizon, c.stride)
+            windows[split] = Windows(part[:, inputs], part[:, outputs], c.input_length, c.horizon, c.stride)
+        empty = [split for split, dataset in windows.items() if len(dataset) == 0]
+        if empty:
+            raise DataError(
+                f"{self.path} has {len(values)} rows: the split {c.split} leaves no window of input_length "
+                f"{c.input_length} + horizon {c.horizon} in {', '.join(empty)}; give more rows, a shorter window or "
+                "larger fractions to those splits"
+            )
+        self.datasets = windows

@@ -52,18 +52,20 @@ class BitsPerToken(MeanMetric):
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric a task can ask for: the key it is logged under, whether higher is better, and its kind of task."""
+    """A metric a task can ask for: the key it is logged under, whether higher is better, its kind of task, and
+    whether it needs a prediction at every position (`TaskIO.per_token`)."""
 
     key: str
     higher_is_better: bool
     classification: bool
+    per_token: bool = False
 
 
 METRICS = {
     "accuracy": MetricSpec("acc", True, True),
     "f1": MetricSpec("f1", True, True),
     "mcc": MetricSpec("mcc", True, True),
-    "perplexity": MetricSpec("ppl", False, True),
+    "perplexity": MetricSpec("ppl", False, True, per_token=True),
     "bits_per_token": MetricSpec("bpt", False, True),
     "mse": MetricSpec("mse", False, False),
     "mae": MetricSpec("mae", False, False),
@@ -110,6 +112,10 @@ class Objective:
         misplaced = [name for name in io.metrics if METRICS[name].classification != self.classification]
         if misplaced:
             raise ValueError(f"metric(s) {misplaced} do not apply to '{io.outputs}' outputs")
+        per_token = [name for name in io.metrics if METRICS[name].per_token and not io.per_token]
+        if per_token:
+            raise ValueError(f"metric(s) {per_token} need a prediction per token; '{io.outputs}' outputs make one per "
+                             "sequence")
 
     def metrics(self, split: str) -> MetricCollection:
         """Fresh metrics for one split, logged as `<split>/<key>`."""

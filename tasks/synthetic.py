@@ -174,6 +174,8 @@ class MQARDataModule(TaskDataModule):
     match the fields is regenerated with a warning.
     """
 
+    inputs, outputs = "tokens", "lm"
+
     config: MQARConfig
 
     def __init__(self, config: MQARConfig) -> None:
@@ -183,7 +185,7 @@ class MQARDataModule(TaskDataModule):
     @property
     def io(self) -> TaskIO:
         vocab = self.config.vocab_size
-        return TaskIO(inputs="tokens", outputs="lm", num_outputs=vocab, vocab_size=vocab, metrics=("accuracy",))
+        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=vocab, vocab_size=vocab, metrics=("accuracy",))
 
     @property
     def description(self) -> str:

@@ -98,6 +98,7 @@ class TextClassificationDataModule(TaskDataModule):
     """Byte-level classification of the texts in three TSV files (train, val, test)."""
 
     config: TextClassificationConfig
+    inputs, outputs = "tokens", "classifier"
     collate_fn = staticmethod(pad_batch)
 
     def __init__(self, config: TextClassificationConfig) -> None:
@@ -113,13 +114,16 @@ class TextClassificationDataModule(TaskDataModule):
         """Label -> class id, in sorted order of the training file's labels."""
         if self._classes is None:
             labels = {label for _, label in self._read("train")}
+            if len(labels) < 2:
+                raise DataError(f"{self.path('train')}: every example has the label {labels.pop()!r}; a classifier "
+                                "needs at least two classes")
             self._classes = {label: index for index, label in enumerate(sorted(labels))}
         return self._classes
 
     @property
     def io(self) -> TaskIO:
-        return TaskIO(inputs="tokens", outputs="classifier", num_outputs=len(self.classes), vocab_size=BYTES,
-                      metrics=("accuracy", "f1"))
+        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=len(self.classes), vocab_size=BYTES,
+                      metrics=("accuracy", "f1"), labels=tuple(self.classes))
 
     @property
     def description(self) -> str:

@@ -15,6 +15,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import zoo  # noqa: E402,F401
+import lightning.pytorch  # noqa: E402,F401  (now: its log handler keeps this stderr, not a test's captured one)
 import pytest  # noqa: E402
 
 

@@ -3,13 +3,15 @@ used by training and evaluation alike.
 
 - The encoder: unset (`model.encoder: null`, the presets' default) takes the task's usual encoder for its inputs
   (`DEFAULT_ENCODERS`); a chosen one must read the task's kind of input (a patch encoder for images, not tokens).
-- The head: unset takes the head the task's targets need; a chosen one must be of that kind.
+- The head: unset takes the head the task's targets need; a chosen one must predict that kind of target (its
+  class's `predicts`, by default its own kind).
 - Sizes always come from the task: vocabulary, channels, image size, classes, forecast horizon.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from zoo.errors import ConfigError
 from zoo.models import ENCODERS, HEADS, ModelConfig
@@ -35,13 +37,19 @@ def _encoder(config: ModelConfig, io: TaskIO, task: str):
     return dataclasses.replace(encoder, **{key: value for key, value in sizes.items() if hasattr(encoder, key)})
 
 
+def predicts(head_kind: str) -> str:
+    """The task output kind (`TaskIO.outputs`) that the registered head `head_kind` serves."""
+    return getattr(HEADS.get(head_kind).cls, "predicts", head_kind)
+
+
 def _head(config: ModelConfig, io: TaskIO, task: str):
     if config.head is None:
         head = HEADS.get(io.outputs).config_cls()
-    elif config.head.kind != io.outputs:
+    elif predicts(config.head.kind) != io.outputs:
+        fitting = [kind for kind in HEADS.names() if predicts(kind) == io.outputs]
         raise ConfigError(
-            f"config key 'model.head.kind' is '{config.head.kind}', but task '{task}' needs the '{io.outputs}' head; "
-            f"set model.head.kind={io.outputs}, or model.head=null to let the task choose"
+            f"config key 'model.head.kind' is '{config.head.kind}', but task '{task}' needs a '{io.outputs}' head; "
+            f"choose one of: {', '.join(fitting)}, or set model.head=null to let the task choose"
         )
     else:
         head = dataclasses.replace(config.head)
@@ -51,12 +59,24 @@ def _head(config: ModelConfig, io: TaskIO, task: str):
 
 def fit_to_task(config: ModelConfig, io: TaskIO, task: str) -> ModelConfig:
     """`config` with the encoder and head `io` needs, sized for it (`task` names the task in errors)."""
+    if config.bidirectional and io.outputs == "lm":
+        raise ConfigError(
+            f"config key 'model.bidirectional' is true, but task '{task}' predicts the next token, which a model that "
+            "reads both ways sees; set model.bidirectional=false"
+        )
     return dataclasses.replace(config, encoder=_encoder(config, io, task), head=_head(config, io, task))
 
 
-def check_fits(config: ModelConfig, io: TaskIO, task: str) -> None:
+def check_fits(config: ModelConfig, io: TaskIO, task: str, labels: Sequence[str] = ()) -> None:
     """Refuse a built model (resolved `config`) that does not fit task `io` as it is, naming what differs: a saved
-    model evaluated on another task setting must read the same inputs and predict the same outputs."""
+    model evaluated on another task setting must read the same inputs and predict the same outputs, and where both
+    name their classes (`labels`: the model's, in class-id order; `io.labels`: the task's), the same classes in the
+    same order."""
+    if labels and io.labels and tuple(labels) != io.labels:
+        raise ConfigError(
+            f"the model's classes are {list(labels)} but task '{task}' numbers {list(io.labels)}: its predictions "
+            "would be scored against other classes; evaluate it on data with the labels it was trained on"
+        )
     fitted = fit_to_task(config, io, task)
     for part in ("encoder", "head"):
         ours, needed = dataclasses.asdict(getattr(config, part)), dataclasses.asdict(getattr(fitted, part))

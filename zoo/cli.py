@@ -60,9 +60,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_user_code(args: argparse.Namespace) -> None:
+    from zoo.imports import import_user_modules
+
+    import_user_modules(args.imports)
+
+
 def _eval(args: argparse.Namespace) -> int:
     from zoo.evaluate import evaluate
 
+    _import_user_code(args)
     metrics = evaluate(args.checkpoint, task_file=args.task, overrides=args.overrides, write=args.write)
     _print_metrics(f"evaluation of {args.checkpoint}", metrics)
     return 0
@@ -71,6 +78,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from zoo.hub import rewrite_card
 
+    _import_user_code(args)
     console.print(rewrite_card(args.checkpoint), markup=False, highlight=False)
     return 0
 
@@ -116,11 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("checkpoint", help="checkpoint folder or hf-hub:<org>/<name>")
     evaluation.add_argument("--task", help="task YAML to evaluate on instead of the one the model was trained on")
     evaluation.add_argument("overrides", nargs="*", help="task overrides, e.g. task.num_test=500")
+    evaluation.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
+                            help="modules or .py files that register parts of the model (its training's `imports:`)")
     evaluation.add_argument("--write", action="store_true", help="record the metrics in the checkpoint's card")
     evaluation.set_defaults(run=_eval)
 
     card = commands.add_parser("card", help="rewrite and print a checkpoint's model card")
     card.add_argument("checkpoint", help="checkpoint folder")
+    card.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
+                      help="modules or .py files that register parts of the model (its training's `imports:`)")
     card.set_defaults(run=_card)
 
     conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm, based) to our layout")
@@ -154,11 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as error:
         errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
         return 2
-    except ValueError as error:  # the models' own user errors (imported now: they were raised, so they are loaded)
+    except ValueError as error:  # the models' and tasks' own user errors (imported now: raised, so loaded)
         from zoo.models import ModelConfigError
         from zoo.models.upstream import ConversionError
+        from zoo.tasks import DataError
 
-        if not isinstance(error, (ModelConfigError, ConversionError)):
+        if not isinstance(error, (ModelConfigError, ConversionError, DataError)):
             raise
         errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
         return 2

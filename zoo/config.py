@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -24,9 +25,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from zoo.anatomy import DEFAULT_ENCODERS
 from zoo.errors import ConfigError
 from zoo.imports import import_user_modules
 from zoo.models import (
+    MIXERS,
     ModelConfig,
     ModelConfigError,
     UnknownNameError,
@@ -145,9 +148,12 @@ def _named_section(raw: DictConfig, key: str) -> tuple[str | None, DictConfig]:
     return name, section
 
 
-def _compose_model(raw: DictConfig) -> DictConfig:
+def _compose_model(raw: DictConfig, task: str) -> DictConfig:
     """The `model` section: a registered preset (or `custom`) with the section's fields merged in
-    (`zoo.models.merge_config`), the mixer pattern checked."""
+    (`zoo.models.merge_config`; an encoder or head override without a `kind` starts from what `task` needs), the
+    mixer pattern checked."""
+    _, datamodule_cls = get_task(task)
+    kinds = {"encoder": DEFAULT_ENCODERS[datamodule_cls.inputs], "head": datamodule_cls.outputs}
     name, fields = _named_section(raw, "model")
     if name is None or name == "custom":
         base = ModelConfig()
@@ -160,10 +166,15 @@ def _compose_model(raw: DictConfig) -> DictConfig:
                 "or 'custom'"
             ) from None
     try:
-        model = merge_config(base, fields)
+        model = merge_config(base, fields, kinds)
         check_layers(model.layers)
     except ModelConfigError as error:
         raise ConfigError(error.describe("model.")) from None
+    read = {MIXERS.get(layer).section for layer in model.layers}
+    for section in fields.get("mixers") or {}:
+        if section not in read:
+            warnings.warn(f"config key 'model.mixers.{section}' has no effect: no layer reads it (layers: "
+                          f"{model.layers})", UserWarning, stacklevel=2)
     return OmegaConf.structured(model)
 
 
@@ -239,8 +250,8 @@ def compose(raw: DictConfig) -> DictConfig:
     import_user_modules(list(raw.get("imports") or []))
     scalars = {k: raw[k] for k in ("name", "seed", "output_dir", "imports") if k in raw}
     config = _merge_section(config, OmegaConf.create(scalars), "experiment")
-    config.model = _compose_model(raw)
     config.task = compose_task(raw)
+    config.model = _compose_model(raw, config.task.name)
     config.optim = _merge_section(OmegaConf.structured(OptimConfig), raw.get("optim"), "optim")
     config.trainer = _merge_section(OmegaConf.structured(TrainerConfig), raw.get("trainer"), "trainer")
     _validate_choices(config)

@@ -54,7 +54,7 @@ def evaluate(
     model = load_pretrained(folder)
     _, datamodule_cls = get_task(task.name)
     datamodule = datamodule_cls(task)
-    check_fits(model.config, datamodule.io, task.name)
+    check_fits(model.config, datamodule.io, task.name, labels=(config.get("task_io") or {}).get("labels") or ())
     module = TaskModule(model.config.to_dict(), {}, datamodule.io.to_dict())
     module.model.load_state_dict(model.state_dict())
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False)

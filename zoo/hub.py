@@ -41,8 +41,8 @@ def save_pretrained(
     """Write `model` as a hub-layout folder at `directory`, replacing it whole only once complete.
 
     `config.json` holds the whole anatomy (encoder, backbone, head), so that `load_pretrained` rebuilds exactly this
-    network. `task` is the task config it was trained on and `task_io` what that task feeds and asks (used by
-    `zoo eval`), `training` the optimiser and trainer settings, `results` metrics such as `{"test/acc": 0.97}`.
+    network. `task` is the task config it was trained on and `task_io` what that task feeds and asks (its `labels`
+    name the classes; `zoo eval` checks them), `training` the optimiser and trainer settings, `results` metrics such as `{"test/acc": 0.97}`.
     """
     config = {
         "seqzoo_version": __version__,
@@ -116,7 +116,10 @@ def load_pretrained(path_or_id: str | Path, *, map_location: str | torch.device 
     try:
         model = ARCHITECTURES[architecture](config_from_dict(config["model"]))
     except (ModelConfigError, ValueError) as error:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from None
+        imports = (config.get("training") or {}).get("imports") or []
+        hint = (f"; the model was trained with `imports: {imports}`, which register parts of it: import them first "
+                "(`zoo eval/card --imports ...`, or `zoo.imports.import_user_modules([...])`)") if imports else ""
+        raise CheckpointError(f"{folder / CONFIG_FILE}: {error}{hint}") from None
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{folder} has no {WEIGHTS_FILE}; the export was interrupted or the file was removed")

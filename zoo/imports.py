@@ -1,5 +1,7 @@
-"""User code an experiment imports first (`imports:` in a config): modules or `.py` files that register their own
-mixers, encoders, heads, presets or tasks, so that `zoo train` builds them like the built-in ones."""
+"""User code an experiment imports first (`imports:` in a config; `--imports` of `zoo eval` and `zoo card`): modules
+or `.py` files that register their own mixers, encoders, heads, presets or tasks, so that `zoo train` builds them like
+the built-in ones. A new encoder reads one of the task input kinds (its `reads`), a new head serves one of the task
+output kinds (its `predicts`); the export records the imports, and loading it names them when they are missing."""
 
 from __future__ import annotations
 

@@ -114,15 +114,16 @@ def train(config: DictConfig) -> RunResult:
     experiment = to_objects(config)
     started = time.perf_counter()
     L.seed_everything(experiment.seed, workers=True)
-    run_dir = _new_run_dir(experiment.output_dir, experiment.name)
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
-
+    # the data is read and the model built before the run folder exists: a bad file or setting leaves nothing behind
     datamodule = build_datamodule(experiment)
     task_io = datamodule.io
     model_cfg = fit_to_task(experiment.model, task_io, experiment.task.name).resolved()
     module = TaskModule(model_cfg.to_dict(), _container(experiment.optim), task_io.to_dict())
+    monitor = _monitor(experiment, module.objective)
 
-    trainer, checkpoint = _trainer(experiment, run_dir, _monitor(experiment, module.objective))
+    run_dir = _new_run_dir(experiment.output_dir, experiment.name)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+    trainer, checkpoint = _trainer(experiment, run_dir, monitor)
     trainer.fit(module, datamodule=datamodule)
     best = checkpoint.best_model_path or None
     if best:
@@ -143,6 +144,7 @@ def train(config: DictConfig) -> RunResult:
         training={
             "experiment": experiment.name,
             "seed": experiment.seed,
+            "imports": list(experiment.imports),  # user code that registers parts of this model (`--imports`)
             "optim": _container(experiment.optim),
             "trainer": _container(experiment.trainer),
             "train_seconds": round(seconds, 1),

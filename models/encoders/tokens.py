@@ -36,4 +36,10 @@ class TokenEncoder(nn.Module):
                 f"the token encoder takes integer ids, got a {inputs.dtype} tensor of shape {tuple(inputs.shape)}; "
                 "real-valued inputs need the 'linear' encoder (model.encoder.kind=linear)"
             )
+        vocab = self.embedding.num_embeddings
+        if not torch.compiler.is_compiling() and inputs.numel() and not (0 <= int(inputs.min()) and int(inputs.max()) < vocab):
+            raise ValueError(
+                f"token ids must lie in [0, {vocab - 1}] (the encoder's vocab_size is {vocab}), got ids from "
+                f"{int(inputs.min())} to {int(inputs.max())}; fit the model to the data's vocabulary (model.encoder.vocab_size)"
+            )
         return self.embedding(inputs)

@@ -23,5 +23,6 @@ def pool(features: torch.Tensor, lengths: torch.Tensor | None, mode: str) -> tor
     if mode == "last":
         return features[torch.arange(features.shape[0], device=features.device), lengths - 1]
     real = torch.arange(features.shape[1], device=features.device) < lengths[:, None]
-    summed = (features * real[..., None].to(features.dtype)).sum(dim=1)
+    # where, not a product with the mask: features at padded positions may be NaN or inf (NaN * 0 is NaN)
+    summed = torch.where(real[..., None], features, 0).sum(dim=1)
     return summed / lengths[:, None].to(features.dtype)

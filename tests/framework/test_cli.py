@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,27 @@ def test_config_error_exits_2_with_message(tmp_path, capsys, request):
     err = capsys.readouterr().err
     assert "unknown config key 'model.d_modl'" in err and "did you mean 'model.d_model'" in err
     assert not list(tmp_path.iterdir()), "a failing config must not create a run directory"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("task.data_dir={data}/elsewhere", r"datafilenotfound:.*elsewhere/train\.tsv"),
+     ("model.mixers.attention.kind=sparse", "model.mixers.attention.kind"),
+     ("task.max_length=0", "max_length")],
+)
+def test_bad_data_or_model_settings_exit_2_and_leave_no_run_directory(tmp_path, capsys, override, message):
+    """Data is read and the model built before the run folder exists; the message is the error, not a traceback."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "val", "test"):
+        (data / f"{split}.tsv").write_text("label\ttext\na\txy\nb\tyz\n")
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text(f"model: attention-tiny\ntask: {{name: text-classification, data_dir: {data}}}\n"
+                          f"output_dir: {tmp_path / 'runs'}\n")
+    assert main(["train", str(experiment), override.format(data=tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, "".join(err.split())) and "Traceback" not in err, err  # rich folds long lines
+    assert not (tmp_path / "runs").exists(), "a failing run must not leave a run directory"
 
 
 def test_missing_checkpoint_exits_2(tmp_path, capsys):

@@ -87,12 +87,32 @@ def test_resolved_config_round_trips_through_yaml(experiment, tmp_path):
         (["trainer.monitor_mode=up"], r"'trainer\.monitor_mode'"),
         (["task.seq_len=8"], r"section 'task'.*seq_len must be >= 4 \* num_kv_pairs = 16"),
         (["seed"], r"not of the form key=value"),
+        (["model.norm=batchnorm"], r"'model\.norm': 'batchnorm' is not a norm; choose one of: rmsnorm, layernorm"),
+        (["model.mlp_activation=tanh"], r"'model\.mlp_activation': 'tanh' is not an activation"),
+        (["model.d_intermediate=-1"], r"'model\.d_intermediate': must be >= 0"),
+        (["model.bidirectional_tied=true"], r"'model\.bidirectional_tied': is true but 'bidirectional' is false"),
     ],
 )
 def test_config_errors_name_the_key(experiment, overrides, message):
     path = experiment("model: hybrid-tiny\ntask: mqar\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path, overrides)
+
+
+def test_a_head_override_without_kind_refines_the_head_the_task_needs(experiment, tmp_path):
+    """`model.head.pool=last` on a preset that leaves its head to the task: the task's head kind (a classifier for
+    text classification), not the language-model default, takes the field; elsewhere the error says how to switch."""
+    (tmp_path / "train.tsv").write_text("label\ttext\na\tx\nb\ty\n")
+    path = experiment(f"model: mamba2-tiny\ntask: {{name: text-classification, data_dir: {tmp_path}}}\n")
+    config = load_config(path, ["model.head.pool=last", "model.encoder.vocab_size=300"])
+    assert (config.model.head.kind, config.model.head.pool, config.model.encoder.kind) == ("classifier", "last", "tokens")
+    with pytest.raises(ConfigError, match=r"'model\.head\.pool'.*the head here is 'lm': set model\.head\.kind"):
+        load_config(experiment("model: hybrid-tiny\ntask: mqar\n", "mqar.yaml"), ["model.head.pool=last"])
+
+
+def test_a_mixer_section_no_layer_reads_is_reported(experiment):
+    with pytest.warns(UserWarning, match=r"'model\.mixers\.deltanet' has no effect: no layer reads it"):
+        load_config(experiment("model: hybrid-tiny\ntask: mqar\n"), ["model.mixers.deltanet.num_heads=2"])
 
 
 def test_missing_file_and_bad_yaml(experiment, tmp_path):

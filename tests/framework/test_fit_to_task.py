@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import pytest
-from zoo.models import model_config
+from dataclasses import dataclass
+
+from zoo.models import HEADS, model_config
+from zoo.models.heads.classifier import Classifier, ClassifierConfig
+from zoo.models.registry import register_head
 from zoo.tasks import TaskIO
 
 from zoo.anatomy import check_fits, fit_to_task
@@ -46,9 +50,38 @@ def test_parts_that_cannot_fit_are_named_with_the_fix():
     with pytest.raises(ConfigError, match="'model.encoder.kind' is 'tokens', which reads tokens, but task 'images' "
                                           "feeds image; choose one of: patches, or set model.encoder=null"):
         fit_to_task(model_config("mamba-130m"), IMAGES, "images")
-    with pytest.raises(ConfigError, match="'model.head.kind' is 'regression', but task 'text' needs the "
-                                          "'classifier' head"):
+    with pytest.raises(ConfigError, match="'model.head.kind' is 'regression', but task 'text' needs a "
+                                          "'classifier' head; choose one of: classifier, or set model.head=null"):
         fit_to_task(model_config("mamba2-tiny", head={"kind": "regression"}), TEXT, "text")
+    with pytest.raises(ConfigError, match="'model.bidirectional' is true, but task 'recall' predicts the next token"):
+        fit_to_task(model_config("hybrid-tiny", bidirectional=True), RECALL, "recall")
+
+
+def test_a_head_serves_the_task_output_kind_it_predicts(monkeypatch):
+    """A head registered from outside declares `predicts`: here a second pooled classifier serves class tasks."""
+    monkeypatch.setattr(HEADS, "_entries", dict(HEADS._entries))  # registered for this test only
+
+    @dataclass
+    class WideClassifierConfig(ClassifierConfig):
+        kind: str = "wide_classifier"
+
+    @register_head("wide_classifier", config=WideClassifierConfig)
+    class WideClassifier(Classifier):
+        predicts = "classifier"
+
+    fitted = fit_to_task(model_config("mamba2-tiny", head={"kind": "wide_classifier", "pool": "first"}), TEXT, "text")
+    assert (fitted.head.kind, fitted.head.num_outputs, fitted.head.pool) == ("wide_classifier", 3, "first")
+    with pytest.raises(ConfigError, match="needs a 'regression' head; choose one of: regression"):
+        fit_to_task(model_config("mamba2-tiny", head={"kind": "wide_classifier"}), SERIES, "series")
+
+
+def test_evaluation_refuses_classes_numbered_otherwise():
+    built = fit_to_task(model_config("mamba2-tiny"), TEXT, "text").resolved()
+    named = TaskIO(inputs="tokens", outputs="classifier", num_outputs=3, vocab_size=256, labels=("a", "b", "c"))
+    check_fits(built, named, "text", labels=["a", "b", "c"])
+    check_fits(built, TEXT, "text", labels=["a", "b", "c"])  # a task that names no classes is not compared
+    with pytest.raises(ConfigError, match=r"the model's classes are \['a', 'b', 'd'\] but task 'text' numbers"):
+        check_fits(built, named, "text", labels=["a", "b", "d"])
 
 
 def test_a_built_model_is_checked_against_another_task_setting():

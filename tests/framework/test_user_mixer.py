@@ -9,9 +9,12 @@ import pytest
 import torch
 
 import zoo
+from zoo.models import MIXERS
+
+from zoo.cli import main
 from zoo.config import load_config
-from zoo.errors import ConfigError
-from zoo.hub import load_pretrained
+from zoo.errors import CheckpointError, ConfigError
+from zoo.hub import load_pretrained, save_pretrained
 from zoo.imports import import_user_modules
 from zoo.train import train
 
@@ -48,6 +51,18 @@ def test_a_mixer_from_outside_the_package_trains_from_yaml(tmp_path, data_dir, s
             step_logits, states = model.step(ids[:, t], states)
             steps.append(step_logits[:, None])
     torch.testing.assert_close(torch.cat(steps, dim=1), expected, rtol=1e-5, atol=1e-5)
+    assert main(["eval", str(result.export_dir), "--imports", str(TOY)]) == 0
+
+
+def test_a_checkpoint_names_the_imports_it_needs(tmp_path, monkeypatch):
+    """Without the toy registered (a fresh process), loading says which imports the model was trained with."""
+    import_user_modules([str(TOY)])
+    model = zoo.create_model("attention-tiny", layers=["previous_token"])
+    save_pretrained(model, tmp_path / "export", training={"imports": [str(TOY)]})
+    monkeypatch.setattr(MIXERS, "_entries", {k: v for k, v in MIXERS._entries.items() if k != "previous_token"})
+    with pytest.raises(CheckpointError, match=r"'previous_token' is not a registered mixer.*trained with `imports: "
+                                              r"\[.*toy_mixer\.py'\]`.*--imports"):
+        load_pretrained(tmp_path / "export")
 
 
 def test_the_toy_mixer_runs_both_ways_and_packed(seed):

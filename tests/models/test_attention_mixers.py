@@ -1,4 +1,4 @@
-"""The attention mixer (`zoo.models.attention.Attention`) in each of its kinds: full, sliding window, Longformer and
+"""The attention mixer (`zoo.models.families.attention.Attention`) in each of its kinds: full, sliding window, Longformer and
 BigBird, causal and bidirectional.
 
 - The layer's output equals softmax attention over a dense token mask built here from the definitions (window

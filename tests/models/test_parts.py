@@ -65,6 +65,34 @@ def test_pooling_uses_real_positions_only():
     assert pool(features, lengths, "mean").tolist() == [[0.0, 1.0], [8.0, 9.0]]
     assert pool(features, lengths, "first").tolist() == [[0.0, 1.0], [6.0, 7.0]]
     assert pool(features, None, "mean").tolist() == [[2.0, 3.0], [8.0, 9.0]]
+    features[0, 1:] = float("nan")  # padding may hold anything, NaN and inf too
+    features[1, 2:] = float("inf")
+    assert pool(features, torch.tensor([1, 2]), "mean").tolist() == [[0.0, 1.0], [7.0, 8.0]]
+    assert pool(features, torch.tensor([1, 2]), "last").tolist() == [[0.0, 1.0], [8.0, 9.0]]
+
+
+def test_nan_in_padding_of_a_causal_model_stays_out():
+    model = zoo.create_model("mamba-tiny", encoder={"kind": "linear", "in_channels": 2},
+                             head={"kind": "classifier", "num_outputs": 3, "pool": "mean"}).double().eval()
+    inputs = torch.randn(2, 6, 2, dtype=torch.float64)
+    inputs[1, 3:] = float("nan")
+    with torch.no_grad():
+        padded = model(inputs, torch.tensor([6, 3]))
+        alone = model(inputs[1:, :3])
+    assert torch.isfinite(padded).all()
+    torch.testing.assert_close(padded[1:], alone, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [(torch.randint(0, 256, (8,)), r"a batch of sequences is \[B, T\] integer ids; got shape \(8,\)"),
+     (torch.randint(0, 256, (2, 5, 3)), r"\[B, T\] integer ids; got shape \(2, 5, 3\)"),
+     (torch.full((2, 5), 256), r"token ids must lie in \[0, 255\].*got ids from 256 to 256"),
+     (torch.full((2, 5), -1), r"token ids must lie in \[0, 255\].*got ids from -1 to -1")],
+)
+def test_wrong_input_shapes_and_ids_are_named(inputs, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.create_model("attention-tiny")(inputs)
 
 
 def test_bad_lengths_are_named():

@@ -262,9 +262,9 @@ def test_bad_layer_config_names_the_key(cls, config, match):
 
 
 def test_bad_norm_or_activation_names_the_key():
-    with pytest.raises(ValueError, match="'norm': 'batchnorm' is not a norm; choose one of: rmsnorm, layernorm"):
+    with pytest.raises(ValueError, match="'model.norm': 'batchnorm' is not a norm; choose one of: rmsnorm, layernorm"):
         build_model(_config(norm="batchnorm"))
-    with pytest.raises(ValueError, match="'mlp_activation': 'relu' is not an activation; choose one of: silu, gelu"):
+    with pytest.raises(ValueError, match="'model.mlp_activation': 'relu' is not an activation; choose one of: silu, gelu"):
         build_model(_config(mlp_activation="relu"))
 
 

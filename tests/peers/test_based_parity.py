@@ -1,4 +1,4 @@
-"""BASED's Taylor linear attention layer (`zoo.models.based.BasedLinearAttention`, on our scan op) against
+"""BASED's Taylor linear attention layer (`zoo.models.families.based.BasedLinearAttention`, on our scan op) against
 flash-linear-attention's `fla.layers.based.BasedLinearAttention` with the same weights and inputs, CPU float32:
 outputs and the gradients of the input and of every weight.
 

@@ -100,6 +100,16 @@ def test_bad_files_name_the_place(tmp_path, text, message):
         datamodule(tmp_path).setup()
 
 
+@pytest.mark.parametrize("split, empty", [([0.7, 0.1, 0.2], "val"), ([0.1, 0.3, 0.6], "train")])
+def test_a_split_without_a_window_is_named(tmp_path, split, empty):
+    """200 rows, windows of 10 + 24: a 10 % split holds 20 rows, too few for one window."""
+    write_series(tmp_path / "series.csv", 200, 0)
+    dm = datamodule(tmp_path, input_length=10, horizon=24, split=split)
+    with pytest.raises(DataError, match=rf"200 rows: the split \[.*\] leaves no window .* in {empty}"):
+        dm.setup()
+    assert dm.datasets == {}  # nothing half set up
+
+
 def test_unknown_target_is_named(tmp_path):
     write_series(tmp_path / "series.csv", 200, 0)
     with pytest.raises(DataError, match="target column 'load' is not among its series"):

@@ -45,7 +45,7 @@ def test_reads_bytes_labels_and_pads_with_lengths(tmp_path, seed):
     dm = datamodule(tmp_path)
     assert dm.classes == {"a": 0, "b": 1}
     io = dm.io
-    assert (io.inputs, io.outputs, io.num_outputs, io.vocab_size) == ("tokens", "classifier", 2, 256)
+    assert (io.inputs, io.outputs, io.num_outputs, io.vocab_size, io.labels) == ("tokens", "classifier", 2, 256, ("a", "b"))
     dm.setup()
     batch = next(iter(dm.val_dataloader()))
     assert batch["inputs"].tolist() == [[120, 121, 122]] and batch["targets"].tolist() == [0]
@@ -69,8 +69,10 @@ def test_max_length_cuts_texts(tmp_path):
         (None, "label\ttext\na\tx\n", r"data file not found: .*train\.tsv"),
         ("label\tbody\na\tx\n", "label\ttext\na\tx\n", r"train\.tsv: the header row .* lacks the column\(s\) \['text'\]"),
         ("label\ttext\na\t\n", "label\ttext\na\tx\n", r"train\.tsv, line 2: the text is empty"),
-        ("label\ttext\na\tx\n", "label\ttext\na\tx\nz\ty\n", r"val\.tsv, line 3: label 'z' does not occur"),
+        ("label\ttext\na\tx\nb\ty\n", "label\ttext\na\tx\nz\ty\n", r"val\.tsv, line 3: label 'z' does not occur"),
         ("label\ttext\n", "label\ttext\na\tx\n", r"train\.tsv holds no examples"),
+        ("label\ttext\na\tx\na\ty\n", "label\ttext\na\tx\n", r"train\.tsv: every example has the label 'a'; a "
+                                                               r"classifier needs at least two classes"),
     ],
 )
 def test_bad_files_name_the_file_and_line(tmp_path, train, val, message):
@@ -95,7 +97,7 @@ def test_zoo_train_from_yaml_beats_chance(tmp_path, seed, bound, capsys):
         "name: keywords\n"
         "model: {name: mamba2-tiny}\n"
         f"task: {{name: text-classification, data_dir: {tmp_path / 'data'}, batch_size: 32, max_length: 64}}\n"
-        "optim: {lr: 3.0e-3, warmup_steps: 20}\n"
+        "optim: {lr: 6.0e-3, warmup_steps: 20}\n"
         "trainer: {max_epochs: 6}\n"
         f"output_dir: {tmp_path / 'runs'}\n"
     )

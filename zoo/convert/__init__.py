@@ -8,7 +8,7 @@
 
 Each format's mapping of config keys and tensors lives with the family it converts to and registers itself
 (`zoo.models.registry.register_converter`; `zoo.models.CONVERTERS` lists them): mamba_ssm's `MambaLMHeadModel`
-(`zoo/models/families/mamba/convert.py`), fla's DeltaNet models (`families/deltanet/convert.py`), xlstm's
+(`models/families/mamba/convert.py`), fla's DeltaNet models (`families/deltanet/convert.py`), xlstm's
 `xLSTMLMModel` (`families/xlstm/convert.py`) and HazyResearch/based's `GPTLMHeadModel` (`families/based/convert.py`).
 Everything that cannot be converted raises `zoo.models.upstream.ConversionError` naming the file, config key or
 tensor.

@@ -26,7 +26,7 @@ Weights (fla -> ours):
     model.embeddings.weight                      encoder.embedding.weight
     model.layers.{i}.attn_norm.weight            backbone.layers.{i}.norm.weight
     model.layers.{i}.attn.*                      backbone.layers.{i}.mixer.*, the same names (conv weights [D, 1, W]
-                                                 -> [D, W], `zoo.models.families.deltanet.convert_fla_state_dict`)
+                                                 -> [D, W], `convert_fla_state_dict` below)
     attention layers: attn.{q,k,v}_proj          mixer.in_proj = [q; k; v] (weights, and biases with qkv_bias)
                       attn.o_proj.weight         mixer.out_proj.weight
     model.layers.{i}.mlp_norm.weight             backbone.layers.{i}.norm2.weight
@@ -47,11 +47,7 @@ from typing import Any
 import torch
 from zoo.models.config import ModelConfig
 from zoo.models.families.attention.mixer import AttentionConfig
-from zoo.models.families.deltanet.mixer import (
-    DeltaNetConfig,
-    GatedDeltaNetConfig,
-    convert_fla_state_dict,
-)
+from zoo.models.families.deltanet.mixer import DeltaNetConfig, GatedDeltaNetConfig
 from zoo.models.heads.lm import language_model_parts
 from zoo.models.registry import register_converter
 from zoo.models.upstream import EMBEDDING, LM_HEAD, ConfigKeys, ConversionError, Tensors
@@ -73,6 +69,14 @@ GENERIC_KEYS = (
 # fla keys that choose kernels, losses or initialisation
 FLA_IGNORED = ("attn_mode", "fuse_norm", "fuse_swiglu", "fuse_cross_entropy", "fuse_linear_cross_entropy",
                "use_l2warp", "initializer_range", "max_position_embeddings")
+
+
+def convert_fla_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An fla `DeltaNet` / `GatedDeltaNet` layer's state dict -> ours: the same names; the conv weights go
+    from nn.Conv1d's `[D, 1, W]` to `[D, W]` (the last tap multiplies the current token in both)."""
+    return {
+        name: tensor.squeeze(1) if name.endswith("conv1d.weight") else tensor for name, tensor in state_dict.items()
+    }
 
 
 def fla_intermediate_size(hidden_size: int, hidden_ratio: int | None) -> int:

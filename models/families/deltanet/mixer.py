@@ -13,7 +13,7 @@ Each head's output is RMS-normalised (`o_norm`, one `[V]` weight shared by the h
 `act(g_proj(x_t))` when the layer has an output gate, and projected back by `o_proj`.
 
 Weights from fla: the same names and shapes, except the convolutions, whose `nn.Conv1d` weights `[D, 1, W]`
-are `[D, W]` here (`convert_fla_state_dict`). Decoding states differ in layout only: fla's conv caches hold
+are `[D, W]` here (`zoo.models.families.deltanet.convert.convert_fla_state_dict`). Decoding states differ in layout only: fla's conv caches hold
 the last W inputs `[B, D, W]`, ours the last W - 1 (`[B, D, W - 1]`, fla's `[..., 1:]`); fla's GatedDeltaNet
 stores its recurrent state value-first `[B, H, V, K]`, ours is `[B, H, K, V]` for both layers.
 """
@@ -102,14 +102,6 @@ class DeltaNetState:
     conv_k: torch.Tensor | None
     conv_v: torch.Tensor | None
     recurrent: torch.Tensor
-
-
-def convert_fla_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """An fla `DeltaNet` / `GatedDeltaNet` layer's state dict -> ours: the same names; the conv weights go
-    from nn.Conv1d's `[D, 1, W]` to `[D, W]` (the last tap multiplies the current token in both)."""
-    return {
-        name: tensor.squeeze(1) if name.endswith("conv1d.weight") else tensor for name, tensor in state_dict.items()
-    }
 
 
 def _sum_normalize(x: torch.Tensor) -> torch.Tensor:
