@@ -65,6 +65,15 @@ def detached(leaves):
     return [t if t is None else t.detach() for t in leaves]
 
 
+def positive(*tensors):
+    """|t| for each tensor (None stays None): with q, k and the initial n positive, n . q is a sum of positive terms.
+    The large-gate and float32 tests test the stabiliser and the arithmetic, not the conditioning of the normaliser:
+    where a signed n . q nearly
+    cancels, h = C^T q / |n . q| amplifies rounding without bound (over 60 signed seeds float64 chunked vs loop
+    reached 1.1x the 1e-9 tolerance on df, 5e-11 of df's largest entry, at |h| ~ 7e3), in every form alike."""
+    return [t if t is None else t.detach().abs() for t in tensors]
+
+
 def as_state(c, n, m):
     return None if c is None else (c, n, m)
 
@@ -209,17 +218,20 @@ def test_backends_agree_and_state_is_optional(seed):
 
 
 def test_low_precision_inputs(seed):
+    """Float32 inputs and state: float32 results within 2e-5 (|x| + 1) of float64 (worst of a 100-seed sweep: 0.13
+    of it, on the final C). q, k and n are positive (`positive`): with signed ones, n . q cancels at some seeds and then
+    the float32 loop itself erred up to 0.9e-4 (|h| ~ 400), a matter of conditioning, not of the chunked form."""
     q, k, v, i, f, c, n, m = detached(mlstm_inputs(2, 70, 2))
+    q, k, n = positive(q, k, n)
     h_ref, s_ref = mlstm_reference(q, k, v, i, f, initial_state=(c, n, m), output_final_state=True)
     h, s = mlstm_scan(
         *(t.float() for t in (q, k, v, i, f)), initial_state=(c.float(), n.float(), m.float()),
         output_final_state=True,
     )
     assert h.dtype == torch.float32 and all(part.dtype == torch.float32 for part in s)
-    # float32 accumulation over chunks of 64: relative rounding ~1e-6 on entries of order 1-10.
-    assert_close(h.double(), h_ref, "float32 h", seed, rtol=1e-4, atol=1e-4)
+    assert_close(h.double(), h_ref, "float32 h", seed, rtol=2e-5, atol=2e-5)
     for name, part, part_ref in zip(STATE_NAMES, s, s_ref):
-        assert_close(part.double(), part_ref, f"float32 final {name}", seed, rtol=1e-4, atol=1e-4)
+        assert_close(part.double(), part_ref, f"float32 final {name}", seed, rtol=2e-5, atol=2e-5)
     h, s = mlstm_scan(q.bfloat16(), k.bfloat16(), v.bfloat16(), i.float(), f.float(), output_final_state=True)
     assert h.dtype == torch.bfloat16 and all(part.dtype == torch.float32 for part in s)
 
@@ -236,9 +248,13 @@ def large_gates(batch: int, length: int, heads: int):
     return i, f
 
 
-def test_large_gates_at_2048_tokens(seed, bound):
+def test_large_gates_at_2048_tokens(seed):
+    """Float64 forms agree to 1e-9; float32 (chunked) stays finite and within 3e-4 (|x| + 1) of float64 for h and the
+    final C, n and 1e-3 for m, which grows to ~ 800 (worst of a 100-seed sweep: 0.20 of these tolerances; the float32
+    loop errs alike)."""
     batch, length, heads = 1, 2048, 2
     q, k, v, *_ = detached(mlstm_inputs(batch, length, None, heads=heads))
+    q, k = positive(q, k)
     i, f = large_gates(batch, length, heads)
     assert i.max() > 710, f"the test needs input gates whose exp overflows float64 (seed={seed})"
     h_ref, s_ref = mlstm_reference(q, k, v, i, f, output_final_state=True)
@@ -247,29 +263,17 @@ def test_large_gates_at_2048_tokens(seed, bound):
     for name, part, part_ref in zip(STATE_NAMES, s, s_ref):
         assert_close(part, part_ref, f"final {name}", seed)
 
-    inputs32 = [t.float() for t in (q, k, v, i, f)]
-    h32, s32 = mlstm_chunked(*inputs32, output_final_state=True)
-    for name, t in zip(("h", *STATE_NAMES), (h32, *s32)):
+    h32, s32 = mlstm_chunked(*[t.float() for t in (q, k, v, i, f)], output_final_state=True)
+    for name, t, t_ref in zip(("h", *STATE_NAMES), (h32, *s32), (h_ref, *s_ref)):
         assert torch.isfinite(t).all(), f"float32 {name} is not finite (seed={seed})"
-    # h = C^T q / |n . q| amplifies rounding where n . q nearly cancels (|h| reaches ~1e2-1e3 here): at
-    # those few positions either float32 form can be off by 1e-2 depending on summation order. So float32
-    # is held to the float32 recurrence's own accuracy on the typical (median) and the 99th-percentile
-    # position; over 120 seeds the chunked/loop ratios stayed below 0.85 and 2.1 respectively.
-    h32_loop, _ = mlstm_reference(*inputs32)
-
-    def errors(h_32):
-        return ((h_32.double() - h_ref).abs() / (h_ref.abs() + 1)).flatten()
-
-    chunked, loop = errors(h32), errors(h32_loop)
-    bound(chunked.median(), 1.5 * loop.median(), "float32 chunked median error vs 1.5 x the loop's")
-    bound(chunked.quantile(0.99), 4 * loop.quantile(0.99) + 1e-6, "float32 chunked 99% error vs 4 x the loop's")
-    # m grows to ~ 800 here: float32 keeps it to ~ 6e-5 absolute.
-    assert_close(s32[2].double(), s_ref[2], "float32 final m", seed, rtol=1e-6, atol=1e-3)
+        tol = dict(rtol=0, atol=1e-3) if name == "m" else dict(rtol=3e-4, atol=3e-4)
+        assert_close(t.double(), t_ref, f"float32 {name}", seed, **tol)
 
 
 def test_large_gates_gradients(seed):
     batch, length = 2, 200
     leaves = mlstm_inputs(batch, length, batch)
+    leaves[0], leaves[1], leaves[6] = [t.requires_grad_() for t in positive(leaves[0], leaves[1], leaves[6])]
     i, f = large_gates(batch, length, HEADS)
     leaves[3], leaves[4] = i.requires_grad_(), f.requires_grad_()
     q, k, v, i, f, *state = leaves

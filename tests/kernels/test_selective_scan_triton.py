@@ -27,6 +27,7 @@ from zoo.kernels.selective_scan import selective_scan, selective_scan_chunked, s
 from zoo.kernels.selective_scan import triton_selective  # noqa: E402
 from zoo.kernels.selective_scan.triton_selective import selective_scan_triton  # noqa: E402
 
+from triton_checks import assert_close as scaled_close  # noqa: E402
 from triton_checks import half_precisions  # noqa: E402
 
 pytestmark = pytest.mark.interpreter
@@ -45,9 +46,11 @@ CHANNELS, STATE_DIM = 6, 5
 # 1/6 of these tolerances. A wrong decay, block hand-over, group, mask or sequence boundary shows at 1e-1.
 TOL32 = dict(rtol=2e-5, atol=2e-5)
 TOL32_SUMS = dict(rtol=2e-5, atol=2e-4)
-# Float16 inputs, outputs and gradients (float32 accumulation): stored values round to ~5e-4 relative
-# (observed: at most 1/4 of this tolerance).
-TOL16 = dict(rtol=1e-2, atol=1e-2)
+# Float16 inputs, outputs and gradients (float32 accumulation), held relative to each tensor's largest entry
+# (`triton_checks.assert_close`): a stored sum rounds to ~5e-4 of its largest terms, which an elementwise atol missed
+# on small entries of dA (~2e2): over 50 seeds the error reached 2.2e-4 of the largest entry, 0.8 of an elementwise
+# 1e-2. Held so, the worst of a 100-seed sweep was 0.13 of this tolerance.
+TOL16 = 1e-2
 SUMS = ("A", "D", "delta_bias")
 
 
@@ -75,6 +78,9 @@ def make_inputs(gen, batch, length, num_states, *, groups=None, gated=True, chan
 
 
 def assert_close(actual, expected, what, seed, tol):
+    """`tol` a dict of rtol, atol: elementwise; a number: relative to the largest entry of `expected`."""
+    if not isinstance(tol, dict):
+        return scaled_close(actual.detach(), expected.detach().to(F64), what, seed, tol)
     torch.testing.assert_close(actual.detach().cpu().to(F64), expected.detach().to(F64), **tol,
                                msg=lambda m: f"{what} (seed={seed}): {m}")
 

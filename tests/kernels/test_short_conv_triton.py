@@ -23,6 +23,7 @@ from zoo.kernels.short_conv import short_conv, short_conv_reference, short_conv_
 from zoo.kernels.short_conv import triton_conv  # noqa: E402
 from zoo.kernels.short_conv.triton_conv import short_conv_triton  # noqa: E402
 
+from triton_checks import assert_close as scaled_close  # noqa: E402
 from triton_checks import half_precisions  # noqa: E402
 
 pytestmark = pytest.mark.interpreter
@@ -38,10 +39,11 @@ F64 = torch.float64
 # token terms (hence their larger atol). A wrong tap, mask, block or sequence boundary shows at 1e-1 or more.
 TOL32 = dict(rtol=1e-5, atol=1e-5)
 TOL32_SUMS = dict(rtol=1e-5, atol=1e-4)
-# Float16 inputs and outputs (float32 accumulation): the stored y, dx, dweight, ... round to ~5e-4 relative,
-# and sums over up to 400 tokens reach more (worst over 50 seeds: 0.69 of rtol = atol = 1e-2, a margin of 1.45;
-# 2.5e-2 leaves 3.6x).
-TOL16 = dict(rtol=2.5e-2, atol=2.5e-2)
+# Float16 inputs and outputs (float32 accumulation), held relative to each tensor's largest entry
+# (`triton_checks.assert_close`): the stored y, dx, dweight, ... round to ~5e-4 of their largest terms, and
+# dweight, dbias sum up to 400 tokens (an elementwise 1e-2 was reached to 0.69 over 50 seeds). Held so, the worst
+# of a 100-seed sweep was 4e-5 of the largest entry (0.079 of this tolerance).
+TOL16 = 5e-3
 NAMES = ("x", "weight", "bias", "initial_state")
 
 
@@ -55,6 +57,9 @@ def make_inputs(gen, batch, length, dim, width, num_states, *, bias=True):
 
 
 def assert_close(actual, expected, what, seed, tol):
+    """`tol` a dict of rtol, atol: elementwise; a number: relative to the largest entry of `expected`."""
+    if not isinstance(tol, dict):
+        return scaled_close(actual.detach(), expected.detach().to(F64), what, seed, tol)
     torch.testing.assert_close(actual.cpu().to(F64), expected, **tol, msg=lambda m: f"{what} (seed={seed}): {m}")
 
 

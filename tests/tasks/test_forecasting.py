@@ -137,5 +137,6 @@ def test_zoo_train_from_yaml_beats_predicting_the_mean(tmp_path, seed, bound):
     dm = datamodule(tmp_path, input_length=48, horizon=12)
     dm.setup()
     baseline = torch.cat([b["targets"] for b in dm.test_dataloader()]).square().mean().item()
+    # over two 50-seed sweeps (make sweep) the worst test MSE was 0.21 of this bound (a tenth of the baseline)
     bound(metrics["test/mse"], 0.5 * baseline, f"test MSE of {metrics} vs half the mean's ({baseline:.3f})")
     assert set(metrics) >= {"test/mse", "test/mae", "val/mse"}

