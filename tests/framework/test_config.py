@@ -105,7 +105,8 @@ def test_a_head_override_without_kind_refines_the_head_the_task_needs(experiment
     (tmp_path / "train.tsv").write_text("label\ttext\na\tx\nb\ty\n")
     path = experiment(f"model: mamba2-tiny\ntask: {{name: text-classification, data_dir: {tmp_path}}}\n")
     config = load_config(path, ["model.head.pool=last", "model.encoder.vocab_size=300"])
-    assert (config.model.head.kind, config.model.head.pool, config.model.encoder.kind) == ("classifier", "last", "tokens")
+    head, encoder = config.model.head, config.model.encoder
+    assert (head.kind, head.pool, encoder.kind, encoder.vocab_size) == ("classifier", "last", "tokens", 300)
     with pytest.raises(ConfigError, match=r"'model\.head\.pool'.*the head here is 'lm': set model\.head\.kind"):
         load_config(experiment("model: hybrid-tiny\ntask: mqar\n", "mqar.yaml"), ["model.head.pool=last"])
 

@@ -1,5 +1,5 @@
-"""The BASED converter (`zoo.models.families.based.convert`) without HazyResearch/based (it needs flash_attn's CUDA extensions): tiny fake upstream folders
-(config.json in `GPT2MixerConfig` fields and pytorch_model.bin in the upstream names and layouts, as
+"""The BASED converter (`zoo.models.families.based.convert`) without HazyResearch/based (it needs flash_attn's
+CUDA extensions): tiny fake upstream folders (config.json in `GPT2MixerConfig` fields and pytorch_model.bin in the upstream names and layouts, as
 tests/models/test_based.py lists them for based-360m), the round trip through our tiny BASED model, the published
 based-360m config against our preset, and the error paths, each naming the config key or tensor."""
 
@@ -175,8 +175,8 @@ def test_prefixed_checkpoint_and_metrics_are_read(tmp_path, seed):
 
 def published_based_360m_config() -> dict:
     """hazyresearch/based-360m's config as HazyResearch/based's train/configs/experiment/reference/based-360m.yaml
-    sets it (GPT-2 defaults for the rest). Reconstructed from the yaml and the BASED presets' account of it (models/families/based/presets.py); the
-    released config.json was not read here."""
+    sets it (GPT-2 defaults for the rest). Reconstructed from the yaml and the BASED presets' account of it
+    (models/families/based/presets.py); the released config.json was not read here."""
     return dict(
         architectures=["GPTLMHeadModel"], model_type="gpt2", n_embd=1024, n_head=16, n_layer=27, n_inner=2048,
         n_positions=2048, vocab_size=50257, pad_vocab_size_multiple=8, rms_norm=True, layer_norm_epsilon=1e-5,

@@ -11,7 +11,8 @@ from zoo.tasks import Objective, TaskIO, metric_mode
 
 LM = TaskIO(inputs="tokens", outputs="lm", num_outputs=7, vocab_size=7,
             metrics=("accuracy", "perplexity", "bits_per_token"))
-CLASSES = TaskIO(inputs="tokens", outputs="classifier", num_outputs=3, vocab_size=256, metrics=("accuracy", "f1", "mcc"))
+CLASSES = TaskIO(inputs="tokens", outputs="classifier", num_outputs=3, vocab_size=256,
+                 metrics=("accuracy", "f1", "mcc"))
 SERIES = TaskIO(inputs="channels", outputs="regression", num_outputs=2, channels=2, horizon=4, metrics=("mse", "mae"))
 # float32 metric states against float64 sums by hand: errors of a few ulp of values of order 1
 TOL = dict(rtol=1e-5, atol=1e-6)

@@ -45,7 +45,8 @@ def test_reads_bytes_labels_and_pads_with_lengths(tmp_path, seed):
     dm = datamodule(tmp_path)
     assert dm.classes == {"a": 0, "b": 1}
     io = dm.io
-    assert (io.inputs, io.outputs, io.num_outputs, io.vocab_size, io.labels) == ("tokens", "classifier", 2, 256, ("a", "b"))
+    assert (io.inputs, io.outputs, io.num_outputs, io.vocab_size) == ("tokens", "classifier", 2, 256)
+    assert io.labels == ("a", "b")
     dm.setup()
     batch = next(iter(dm.val_dataloader()))
     assert batch["inputs"].tolist() == [[120, 121, 122]] and batch["targets"].tolist() == [0]
