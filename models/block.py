@@ -26,10 +26,6 @@ class Block(nn.Module):
         mlp_activation: str = "silu",
     ):
         super().__init__()
-        if d_intermediate < 0:
-            raise ValueError(f"model config key 'd_intermediate' must be >= 0 (0: no MLP), got {d_intermediate}")
-        if norm_eps < 0:
-            raise ValueError(f"model config key 'norm_eps' must be >= 0, got {norm_eps}")
         self.norm = build_norm(norm, d_model, norm_eps)
         self.mixer = mixer
         self.norm2 = build_norm(norm, d_model, norm_eps) if d_intermediate > 0 else None

@@ -101,11 +101,15 @@ class ModelConfig:
             return self.mixers[name]
         return section_config_class(name)()
 
+    def sections_read(self) -> set[str]:
+        """The `mixers` sections that the layers read; unknown layer names raise."""
+        check_layers(self.layers)
+        return {MIXERS.get(layer).section for layer in self.layers}
+
     def resolved(self) -> ModelConfig:
         """A copy with nothing left implicit: the default encoder and head filled in, every section that `layers`
         reads present (with its defaults) and no section that nothing reads. Unknown layer names raise."""
-        check_layers(self.layers)
-        used = {MIXERS.get(layer).section for layer in self.layers}
+        used = self.sections_read()
         return dataclasses.replace(
             self,
             layers=list(self.layers),

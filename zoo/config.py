@@ -29,7 +29,6 @@ from zoo.anatomy import DEFAULT_ENCODERS
 from zoo.errors import ConfigError
 from zoo.imports import import_user_modules
 from zoo.models import (
-    MIXERS,
     ModelConfig,
     ModelConfigError,
     UnknownNameError,
@@ -170,7 +169,7 @@ def _compose_model(raw: DictConfig, task: str) -> DictConfig:
         check_layers(model.layers)
     except ModelConfigError as error:
         raise ConfigError(error.describe("model.")) from None
-    read = {MIXERS.get(layer).section for layer in model.layers}
+    read = model.sections_read()
     for section in fields.get("mixers") or {}:
         if section not in read:
             warnings.warn(f"config key 'model.mixers.{section}' has no effect: no layer reads it (layers: "

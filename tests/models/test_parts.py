@@ -71,7 +71,7 @@ def test_pooling_uses_real_positions_only():
     assert pool(features, torch.tensor([1, 2]), "last").tolist() == [[0.0, 1.0], [8.0, 9.0]]
 
 
-def test_nan_in_padding_of_a_causal_model_stays_out():
+def test_nan_in_padding_of_a_causal_model_stays_out(seed):
     model = zoo.create_model("mamba-tiny", encoder={"kind": "linear", "in_channels": 2},
                              head={"kind": "classifier", "num_outputs": 3, "pool": "mean"}).double().eval()
     inputs = torch.randn(2, 6, 2, dtype=torch.float64)
