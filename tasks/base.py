@@ -8,7 +8,9 @@ dicts of tensors:
   a pair axis after the batch for two-tower tasks (`[B, 2, T]`);
 - `"targets"`: LongTensor `[B, T]` for per-token tasks (`ignore_index` where no loss is taken), LongTensor `[B]` for
   one class per sequence, float `[B, horizon, C]` for regression and forecasting;
-- `"lengths"` (optional): LongTensor `[B]` (`[B, 2]` for pairs), the real length of each padded sequence.
+- `"lengths"` (optional): LongTensor `[B]` (`[B, 2]` for pairs), the real length of each padded sequence;
+- `"group"` (optional, tasks whose `TaskIO.groups` names groups): LongTensor `[B]`, each example's group index
+  (MQAR's test settings), so that validation and test metrics are also reported per group.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class TaskIO:
     predicted channels. metrics: the names `zoo.tasks.objective.METRICS` knows; the first is monitored.
     ignore_index: the target value that takes no loss (per-token tasks). labels: for classes read from data, their
     names in class-id order (saved with a trained model, so that its predictions can be named and an evaluation
-    that would number the classes otherwise is refused); empty where classes are numbers.
+    that would number the classes otherwise is refused); empty where classes are numbers. groups: names of the
+    groups a batch's `"group"` indices point into (e.g. MQAR's `T256-kv64` test settings); the first metric is also
+    logged per group in validation and test, as `<split>/<group>/<key>`.
     """
 
     inputs: str
@@ -82,6 +86,7 @@ class TaskIO:
     metrics: tuple[str, ...] = ("accuracy",)
     ignore_index: int = -100
     labels: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUT_KINDS:
@@ -100,8 +105,12 @@ class TaskIO:
             raise ValueError(f"TaskIO.num_outputs: '{self.outputs}' outputs need at least two classes, got {self.num_outputs}")
         if self.labels and len(self.labels) != self.num_outputs:
             raise ValueError(f"TaskIO.labels names {len(self.labels)} classes but num_outputs is {self.num_outputs}")
+        bad_groups = [name for name in self.groups if not name or "/" in name]
+        if bad_groups or len(set(self.groups)) != len(self.groups):
+            raise ValueError(f"TaskIO.groups must be distinct non-empty names without '/', got {list(self.groups)}")
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "groups", tuple(self.groups))
 
     @property
     def per_token(self) -> bool:
@@ -110,7 +119,8 @@ class TaskIO:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (the LightningModule's hyperparameters, config.json)."""
-        return {**dataclasses.asdict(self), "metrics": list(self.metrics), "labels": list(self.labels)}
+        return {**dataclasses.asdict(self), "metrics": list(self.metrics), "labels": list(self.labels),
+                "groups": list(self.groups)}
 
 
 class DataError(ValueError):
@@ -134,6 +144,9 @@ class TaskDataModule(LightningDataModule):
     # The kinds of `io`, known before any data is read (a model override such as `model.head.pool=last` needs them):
     inputs: ClassVar[str]  # `TaskIO.inputs`
     outputs: ClassVar[str]  # `TaskIO.outputs`
+    # The folder under `default_data_dir()` read when the config's `data_dir` is empty ("" = that dir itself);
+    # a task with a `zoo data prepare` entry names the preparer's, e.g. "lra/listops".
+    default_subdir: ClassVar[str] = ""
 
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()
@@ -151,8 +164,10 @@ class TaskDataModule(LightningDataModule):
 
     @property
     def data_dir(self) -> Path:
-        """The config's `data_dir`, or `default_data_dir()` when it is empty."""
-        return Path(self.config.data_dir).expanduser() if self.config.data_dir else default_data_dir()
+        """The config's `data_dir`, or `default_data_dir() / default_subdir` when it is empty."""
+        if self.config.data_dir:
+            return Path(self.config.data_dir).expanduser()
+        return default_data_dir() / self.default_subdir
 
     # Loaders over `self.datasets` ("train", "val", "test"), which `setup` fills; batches are made by `collate_fn`
     # (None: stacking, for examples of one shape). The training set is shuffled by a generator seeded from the

@@ -122,6 +122,13 @@ class Objective:
         return MetricCollection({METRICS[name].key: _metric(name, self.io) for name in self.io.metrics},
                                 prefix=f"{split}/")
 
+    def group_metrics(self, split: str) -> dict[str, MetricCollection]:
+        """Per group of `TaskIO.groups`, a fresh metric of the task's first metric, logged as
+        `<split>/<group>/<key>`; empty when the task names no groups."""
+        name = self.io.metrics[0]
+        return {group: MetricCollection({METRICS[name].key: _metric(name, self.io)}, prefix=f"{split}/{group}/")
+                for group in self.io.groups}
+
     @property
     def monitor(self) -> tuple[str, str]:
         """The validation metric that picks the best checkpoint, and "max" or "min"."""

@@ -6,8 +6,9 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _default_mode(directory: bool) -> int:
@@ -18,19 +19,8 @@ def _default_mode(directory: bool) -> int:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, _default_mode(directory=False))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `text` (UTF-8) to `path` through a temporary file in the same folder and `os.replace`."""
+    return atomic_write_bytes(path, lambda file: file.write(text.encode("utf-8")))
 
 
 @contextlib.contextmanager
@@ -52,3 +42,19 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     os.replace(temporary, path)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
+
+
+def atomic_write_bytes(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call `write(file)` on a temporary file beside `path`, then rename it over `path` (`torch.save`, PNG, ...)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.chmod(temporary, _default_mode(directory=False))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

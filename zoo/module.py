@@ -43,6 +43,9 @@ class TaskModule(L.LightningModule):
         self.objective = Objective(TaskIO(**task_io))
         # keyed "<split>_metrics": ModuleDict keys must not shadow nn.Module attributes such as `train`
         self.split_metrics = nn.ModuleDict({f"{split}_metrics": self.objective.metrics(split) for split in SPLITS})
+        # per group of examples (TaskIO.groups), validation and test only: `group_metrics["test"][index]`
+        self.group_metrics = nn.ModuleDict({split: nn.ModuleList(self.objective.group_metrics(split).values())
+                                            for split in SPLITS[1:]})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """A batch -> the model's outputs for it."""
@@ -58,7 +61,17 @@ class TaskModule(L.LightningModule):
         size = targets.shape[0]
         self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=size)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True, batch_size=size)
+        if "group" in batch and split in self.group_metrics:
+            self._update_groups(self.group_metrics[split], outputs, targets, batch["group"])
         return loss
+
+    def _update_groups(self, groups: nn.ModuleList, outputs: torch.Tensor, targets: torch.Tensor,
+                       group: torch.Tensor) -> None:
+        """Accumulate each group's examples (`group`: `[B]` indices into `TaskIO.groups`) into its own metric."""
+        for index in group.unique().tolist():
+            rows = group == index
+            self.objective.update(groups[index], outputs[rows], targets[rows])
+            self.log_dict(groups[index], on_step=False, on_epoch=True, batch_size=int(rows.sum()))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")

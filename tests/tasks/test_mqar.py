@@ -109,13 +109,13 @@ def test_datamodule_caches_and_serves_batches(tmp_path):
     dm = MQARDataModule(_config(tmp_path))
     assert dm.io == TaskIO(inputs="tokens", outputs="lm", num_outputs=256, vocab_size=256) and dm.io.per_token
     dm.prepare_data()
-    files = list((tmp_path / "mqar").iterdir())
-    assert files == [dm.cache_path]
-    mtime = dm.cache_path.stat().st_mtime_ns
+    files = sorted((tmp_path / "mqar").iterdir())
+    assert files == sorted([dm.cache.path, dm.cache.manifest])
+    mtime = dm.cache.path.stat().st_mtime_ns
 
     MQARDataModule(_config(tmp_path)).prepare_data()
-    assert dm.cache_path.stat().st_mtime_ns == mtime, "a valid cache is not regenerated"
-    assert MQARDataModule(_config(tmp_path, power_a=0.5)).cache_path != dm.cache_path
+    assert dm.cache.path.stat().st_mtime_ns == mtime, "a valid cache is not regenerated"
+    assert MQARDataModule(_config(tmp_path, power_a=0.5)).cache.path != dm.cache.path
 
     dm.setup("fit")
     for loader, size in ((dm.train_dataloader(), 200), (dm.val_dataloader(), 50), (dm.test_dataloader(), 30)):
@@ -136,13 +136,14 @@ def test_datamodule_caches_and_serves_batches(tmp_path):
 def test_corrupt_cache_is_regenerated_with_a_warning(tmp_path):
     dm = MQARDataModule(_config(tmp_path))
     dm.prepare_data()
-    expected = torch.load(dm.cache_path, weights_only=True)
-    dm.cache_path.write_bytes(b"not a torch file")
-    with pytest.warns(UserWarning, match="regenerating"):
+    expected = torch.load(dm.cache.path, weights_only=True)
+    dm.cache.path.write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="rebuilding"):
         dm.prepare_data()
-    reloaded = torch.load(dm.cache_path, weights_only=True)
+    reloaded = torch.load(dm.cache.path, weights_only=True)
     assert torch.equal(reloaded["train"]["input_ids"], expected["train"]["input_ids"])
-    assert [p.name for p in dm.cache_path.parent.iterdir()] == [dm.cache_path.name], "no temp file left"
+    names = sorted(p.name for p in dm.cache.path.parent.iterdir())
+    assert names == sorted([dm.cache.path.name, dm.cache.manifest.name]), "no temporary file left"
 
 
 def test_config_from_mapping_and_omegaconf(tmp_path):
@@ -173,7 +174,7 @@ def test_registry():
 
 def test_tasks_import_neither_models_nor_kernels():
     tasks_dir = Path(__file__).resolve().parents[2] / "tasks"
-    for path in tasks_dir.glob("*.py"):
+    for path in tasks_dir.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 names = [("." * node.level) + (node.module or "")]
@@ -182,4 +183,4 @@ def test_tasks_import_neither_models_nor_kernels():
             else:
                 continue
             for name in names:
-                assert not name.startswith(("zoo.models", "zoo.kernels", "..")), f"{path.name} imports {name}"
+                assert not name.startswith(("zoo.models", "zoo.kernels", "..")), f"{path} imports {name}"
