@@ -11,8 +11,8 @@ register theirs beside their data module::
     def prepare_listops(args: argparse.Namespace) -> Path:
         ...  # write under args.out, return the folder a task's data_dir should name
 
-Every preparer also takes `--out DIR`, by default `default_out(name)`, which is where its task looks when the
-task's `data_dir` is left empty.
+Every preparer also takes `--out DIR`, by default `default_out(name)` (or the `default_out` it registers, such as
+where a Debian package puts its files), which is where its task looks when the task's `data_dir` is left empty.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Preparer:
     summary: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], Path]
+    out: Callable[[], Path]  # the default --out: where the task reads when its data_dir is empty
 
 
 _PREPARERS: dict[str, Preparer] = {}
@@ -44,13 +45,16 @@ def default_out(name: str) -> Path:
 
 
 def register_preparer(name: str, summary: str,
-                      add_arguments: Callable[[argparse.ArgumentParser], None] | None = None):
-    """Decorator: register `run(args) -> Path` as `zoo data prepare <name>`."""
+                      add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                      out: Callable[[], Path] | None = None):
+    """Decorator: register `run(args) -> Path` as `zoo data prepare <name>`; `out` gives the default `--out`
+    (`default_out(name)` when None)."""
 
     def decorator(run: Callable[[argparse.Namespace], Path]) -> Callable[[argparse.Namespace], Path]:
         if name in _PREPARERS:
             raise ValueError(f"data preparer {name!r} is already registered by {_PREPARERS[name].run.__qualname__}")
-        _PREPARERS[name] = Preparer(name, summary, add_arguments or (lambda parser: None), run)
+        _PREPARERS[name] = Preparer(name, summary, add_arguments or (lambda parser: None), run,
+                                    out or (lambda: default_out(name)))
         return run
 
     return decorator

@@ -66,7 +66,8 @@ def read_examples(path: Path, text_column: str, label_column: str) -> list[tuple
 
 
 class ByteTexts(Dataset):
-    """Examples as `{"inputs": bytes LongTensor [T], "targets": class LongTensor []}`."""
+    """Examples as `{"inputs": bytes LongTensor [T], "targets": class LongTensor []}`; held as uint8 (an eighth of the
+    memory of int64: the 25k reviews of an IMDB split take 33 MB)."""
 
     def __init__(self, examples: list[tuple[str, str]], classes: dict[str, int], max_length: int, path: Path):
         self.texts, self.labels = [], []
@@ -76,14 +77,14 @@ class ByteTexts(Dataset):
                     f"{path}, line {line}: label {label!r} does not occur in the training file (its labels: "
                     f"{', '.join(classes)})"
                 )
-            self.texts.append(torch.tensor(list(text.encode("utf-8")[:max_length]), dtype=torch.long))
+            self.texts.append(torch.frombuffer(bytearray(text.encode("utf-8")[:max_length]), dtype=torch.uint8))
             self.labels.append(classes[label])
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"inputs": self.texts[index], "targets": torch.tensor(self.labels[index])}
+        return {"inputs": self.texts[index].long(), "targets": torch.tensor(self.labels[index])}
 
 
 def pad_batch(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

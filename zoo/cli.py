@@ -92,20 +92,20 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _data_list(args: argparse.Namespace) -> int:
-    from zoo.tasks.prepare import default_out, list_preparers
+    from zoo.tasks.prepare import list_preparers
 
     table = Table(title="zoo data prepare NAME")
     for column in ("name", "what it prepares", "default --out"):
         table.add_column(column, no_wrap=column == "name")
     for preparer in list_preparers():
-        table.add_row(preparer.name, preparer.summary, str(default_out(preparer.name)))
+        table.add_row(preparer.name, preparer.summary, str(preparer.out()))
     console.print(table)
     return 0
 
 
 def _data_prepare(args: argparse.Namespace) -> int:
     """Parse the named preparer's own options from the rest of the command line and run it."""
-    from zoo.tasks.prepare import default_out, get_preparer
+    from zoo.tasks.prepare import get_preparer
 
     try:
         preparer = get_preparer(args.dataset)
@@ -114,7 +114,7 @@ def _data_prepare(args: argparse.Namespace) -> int:
                      highlight=False)
         return 2
     parser = argparse.ArgumentParser(prog=f"zoo data prepare {preparer.name}", description=preparer.summary)
-    parser.add_argument("--out", type=Path, default=default_out(preparer.name),
+    parser.add_argument("--out", type=Path, default=preparer.out(),
                         help="folder to write (default: %(default)s, where its task looks when data_dir is empty)")
     preparer.add_arguments(parser)
     options = parser.parse_args(args.preparer_arguments)
