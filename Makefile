@@ -5,7 +5,7 @@ WORKERS ?= 2
 SEEDS ?= 50
 SWEEP ?= .sweep/sweep.json
 
-.PHONY: setup train test sweep gpu-wheels gpu-check
+.PHONY: setup train test sweep gpu-wheels gpu-check configs results
 setup:
 	./install.sh
 
@@ -27,3 +27,11 @@ gpu-wheels: setup
 
 gpu-check:
 	bash benchmarks/gpu/check.sh
+
+# The generated experiment configs (configs/generate.py: every task x family, recipe and -cpu) and the results
+# docs (docs/results.md, docs/results.json from benchmarks/results/tasks/; python -m benchmarks.task_runs adds runs).
+configs: setup
+	$(VENV)/bin/python configs/generate.py
+
+results: setup
+	$(VENV)/bin/python -m benchmarks.results_doc

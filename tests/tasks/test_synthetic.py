@@ -4,6 +4,7 @@ per-setting metrics they feed."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,6 +106,28 @@ def test_grid_trains_from_yaml_with_accuracy_per_setting(tmp_path, seed):
     queries = [64 * 4, 32 * 8]
     overall = sum(a * q for a, q in zip(per_setting, queries)) / sum(queries)
     assert abs(overall - metrics["test/acc"]) < 1e-6, metrics
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "experiments" / "synthetic"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "sizes"), [
+    ("mqar-grid-deltanet-cpu", ["task.train_settings=[[32,4,64]]", "task.test_settings=[[32,4,16],[64,8,16]]"]),
+    ("selective-copying-gated-deltanet-cpu", ["task.context_len=48", "task.num_train=64", "task.num_val=16",
+                                              "task.num_test=16"]),
+    ("induction-heads-mamba-cpu", ["task.seq_len=32", "task.num_train=64", "task.num_val=16", "task.num_test=16"]),
+])
+def test_generated_cpu_config_trains(name, sizes, tmp_path, seed):
+    """The synthetic tasks train from their generated -cpu configs (a few steps: the run and its metrics)."""
+    overrides = [f"task.data_dir={tmp_path / 'data'}", f"output_dir={tmp_path / 'runs'}", "trainer.max_steps=2",
+                 "task.batch_size=8", f"seed={seed % 1000}", *sizes]
+    assert main(["train", str(CONFIGS / f"{name}.yaml"), *overrides]) == 0
+    (export,) = (tmp_path / "runs").glob("*/*/export")
+    metrics = json.loads((export / "eval_results.json").read_text())
+    assert 0 <= metrics["test/acc"] <= 1
+    if name.startswith("mqar-grid"):
+        assert {"test/T32-kv4/acc", "test/T64-kv8/acc"} <= set(metrics)
 
 
 def test_registered():

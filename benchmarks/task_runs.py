@@ -1,0 +1,119 @@
+"""Task benchmark runs: train experiment configs and record what they measured, one JSON file per experiment.
+
+    python -m benchmarks.task_runs configs/experiments/lra/listops-mamba-cpu.yaml [more configs] [-- overrides]
+    python -m benchmarks.task_runs --grid lra-cpu          # the CPU grid the docs report (see GRIDS)
+
+Each run is `zoo train CONFIG [overrides]` in this process; its record, `benchmarks/results/tasks/<experiment>.json`,
+holds the command, the run date, the machine, the task and its description (a stand-in says so), the family, the
+setting (`cpu` or `recipe`), the model's parameter count, every validation and test metric, and the training time.
+`python -m benchmarks.results_doc` turns the records into docs/results.md and docs/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.harness.machine import describe_machine
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDS = ROOT / "benchmarks" / "results" / "tasks"
+CONFIGS = ROOT / "configs" / "experiments"
+
+# Named sets of configs: the runs the docs report (each about 30 minutes on two cores).
+GRIDS = {
+    "lra-cpu": [f"lra/{task}-{family}-cpu.yaml" for task in ("listops", "image-standin", "pathfinder")
+                for family in ("mamba", "xlstm", "attention")],
+}
+
+
+def generated_configs() -> Any:
+    """configs/generate.py as a module (its FAMILIES and RECIPES name what each generated file holds)."""
+    spec = importlib.util.spec_from_file_location("seqzoo_generate_configs", CONFIGS.parent / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def identify(path: Path) -> dict[str, str]:
+    """The recipe (task key), family and setting a generated config's file name encodes:
+    `lra/listops-mamba2-hybrid-cpu.yaml` -> `{"recipe": "listops", "family": "mamba2-hybrid", "setting": "cpu"}`."""
+    generated = generated_configs()
+    stem = path.stem
+    setting = "cpu" if stem.endswith("-cpu") else "recipe"
+    stem = stem.removesuffix("-cpu")
+    for family in sorted(generated.FAMILIES, key=len, reverse=True):
+        task = stem.removesuffix(f"-{family}")
+        if task != stem and task in generated.RECIPES:
+            return {"recipe": task, "family": family, "setting": setting}
+    raise SystemExit(f"{path} is not a generated experiment config (configs/generate.py names those)")
+
+
+def _commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def run(path: Path, overrides: list[str]) -> Path:
+    """Train one config and write its record; returns the record's path."""
+    from zoo.config import load_config
+    from zoo.hub import read_checkpoint_config
+    from zoo.train import train
+
+    identity = identify(path)
+    config = load_config(path, overrides)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    result = train(config)
+    exported = read_checkpoint_config(result.export_dir)
+    relative = path.resolve().relative_to(ROOT)
+    record = {
+        "experiment": config.name,
+        **identity,
+        "task": config.task.name,
+        "task_description": exported.get("task_description", config.task.name),
+        "stand_in": config.task.name.endswith("-standin"),
+        "model": config.model.name,
+        "parameters": exported.get("parameters"),
+        "metrics": result.metrics,
+        "train_seconds": round(result.seconds, 1),
+        "command": " ".join(["zoo", "train", str(relative), *overrides]),
+        "run_date": started.isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": describe_machine(torch.device("cpu")),
+        "run_dir": str(result.run_dir),
+    }
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    target = RECORDS / f"{config.name}.json"
+    target.write_text(json.dumps(record, indent=2) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="*", type=Path, help="generated experiment configs to train")
+    parser.add_argument("--grid", choices=sorted(GRIDS), help="train a named set of configs")
+    parser.add_argument("--skip-done", action="store_true", help="leave out configs that already have a record")
+    args, overrides = parser.parse_known_args(argv)
+    overrides = [item for item in overrides if item != "--"]
+    paths = list(args.configs) + [CONFIGS / name for name in GRIDS.get(args.grid, [])]
+    if not paths:
+        parser.error("name configs or a --grid")
+    for path in paths:
+        if args.skip_done and (RECORDS / f"{path.parent.name == 'lra' and 'lra-' or ''}{path.stem}.json").is_file():
+            continue
+        print(f"recorded {run(path, overrides)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

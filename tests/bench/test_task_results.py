@@ -1,0 +1,68 @@
+"""The task results pipeline: a run record's identity from its config's name, docs/results.md and .json rendered from
+records (stand-ins named, published numbers beside ours, per-setting accuracy), and the committed docs up to date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmarks import results_doc
+from benchmarks.task_runs import identify
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("lra/listops-mamba2-hybrid-cpu.yaml", ("listops", "mamba2-hybrid", "cpu")),
+    ("lra/image-standin-gated-deltanet.yaml", ("image-standin", "gated-deltanet", "recipe")),
+    ("synthetic/mqar-grid-mamba2.yaml", ("mqar-grid", "mamba2", "recipe")),
+])
+def test_identify_reads_recipe_family_and_setting(path, expected):
+    identity = identify(Path(path))
+    assert (identity["recipe"], identity["family"], identity["setting"]) == expected
+
+
+def test_identify_refuses_other_files():
+    with pytest.raises(SystemExit, match="not a generated experiment config"):
+        identify(Path("mqar-hybrid.yaml"))
+
+
+def _record(recipe: str, family: str, task: str, metrics: dict, stand_in: bool = False) -> dict:
+    return {"experiment": f"lra-{recipe}-{family}-cpu", "recipe": recipe, "family": family, "setting": "cpu",
+            "task": task, "task_description": f"{task} description", "stand_in": stand_in, "model": f"{family}-tiny",
+            "parameters": 12345, "metrics": metrics, "train_seconds": 600.0,
+            "command": f"zoo train configs/experiments/lra/{recipe}-{family}-cpu.yaml", "run_date": "2026-12-03T00:00:00+00:00"}
+
+
+def test_docs_are_rendered_from_records(tmp_path, monkeypatch):
+    records = [_record("listops", "mamba", "lra-listops", {"test/acc": 0.375, "test/loss": 1.5, "val/acc": 0.4}),
+               _record("image-standin", "xlstm", "lra-image-standin", {"test/acc": 0.8}, stand_in=True)]
+    for record in records:
+        (tmp_path / f"{record['experiment']}.json").write_text(json.dumps(record))
+    monkeypatch.setattr(results_doc, "RECORDS", tmp_path)
+    monkeypatch.setattr(results_doc, "DOCS", tmp_path / "docs")
+    outputs = results_doc.outputs()
+    rows = json.loads(outputs[tmp_path / "docs" / "results.json"])
+    assert [(r["task"], r["metric"], r["value"]) for r in rows] == [
+        ("lra-image-standin", "test/acc", 0.8), ("lra-listops", "test/acc", 0.375), ("lra-listops", "test/loss", 1.5)]
+    assert {"task", "setting", "family", "metric", "value", "command", "run_date"} <= set(rows[0])
+    page = outputs[tmp_path / "docs" / "results.md"]
+    assert "### image-standin (STAND-IN)" in page and "not comparable" in page
+    assert "| mamba | cpu | mamba-tiny | 12,345 | 37.50 | 10 min | `zoo train configs/experiments/lra/listops-mamba-cpu" \
+           ".yaml` |" in page
+    assert "| S4 (Gu et al., 2022; the repo's final runs) | 59.50 |" in page
+    assert "| Transformer (LRA paper, Tay et al., 2021) | 42.44 |" in page, "the image stand-in shows LRA Image's"
+    assert results_doc.main(["--check"]) == 1, "nothing written yet"
+    assert results_doc.main([]) == 0 and results_doc.main(["--check"]) == 0
+
+
+def test_per_setting_accuracy_is_tabulated(tmp_path, monkeypatch):
+    record = _record("mqar-grid", "based", "mqar-grid", {"test/acc": 0.5, "test/T64-kv4/acc": 0.9,
+                                                         "test/T256-kv32/acc": 0.1})
+    (tmp_path / "r.json").write_text(json.dumps(record))
+    monkeypatch.setattr(results_doc, "RECORDS", tmp_path)
+    page = results_doc.markdown(results_doc.load_records())
+    assert "| family | T256-kv32 | T64-kv4 |" in page and "| based | 10.0 | 90.0 |" in page
+
+
+def test_committed_docs_match_the_records(capsys):
+    assert results_doc.main(["--check"]) == 0, capsys.readouterr().out
