@@ -2,6 +2,7 @@
 
     python -m benchmarks.mqar_state_size                       # every family at d_model 32, 64, 128
     python -m benchmarks.mqar_state_size --families mamba xlstm --widths 64
+    python -m benchmarks.mqar_state_size --jobs 2              # two points at a time, one thread each
 
 Each point trains `configs/experiments/mqar-state-size.yaml` with the family's -tiny preset at one width
 (`zoo train ... model.name=<preset> model.d_model=<width>`), records its test accuracy, and measures the state a
@@ -16,7 +17,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -38,12 +41,15 @@ def decoding_state_bytes(model: torch.nn.Module, seq_len: int, vocab_size: int) 
     return state_bytes(state)
 
 
-def run_point(family: str, preset: str, width: int) -> dict:
-    """Train one family at one width; its accuracy, state and parameter count."""
+def run_point(family: str, preset: str, width: int, threads: int = 0) -> dict:
+    """Train one family at one width (with `threads` intra-op threads, 0: torch's default); its accuracy, state and
+    parameter count."""
     from zoo.config import load_config
     from zoo.hub import load_pretrained
     from zoo.train import train
 
+    if threads:
+        torch.set_num_threads(threads)
     overrides = [f"model.name={preset}", f"model.d_model={width}", f"name=mqar-state-size-{family}-{width}"]
     config = load_config(CONFIG, overrides)
     result = train(config)
@@ -84,14 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", nargs="*", choices=sorted(families), help="default: every family")
     parser.add_argument("--widths", nargs="*", type=int, default=list(WIDTHS))
+    parser.add_argument("--jobs", type=int, default=1, help="points trained at once, each in its own process with "
+                                                            "one thread (default: one at a time, all threads)")
     args = parser.parse_args(argv)
     previous = json.loads(RECORD.read_text())["points"] if RECORD.is_file() else []
-    measured = []
-    for family in args.families or sorted(families):
-        for width in args.widths:
-            point = run_point(family, families[family].cpu_preset, width)
-            print(json.dumps(point))
-            measured.append(point)
+    plan = [(family, families[family].cpu_preset, width) for family in args.families or sorted(families)
+            for width in args.widths]
+    if args.jobs > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+            measured = list(pool.map(run_point, *zip(*plan), [1] * len(plan)))
+    else:
+        measured = [run_point(*point) for point in plan]
+    for point in measured:
+        print(json.dumps(point))
     done = {(p["family"], p["d_model"]) for p in measured}
     points = [p for p in previous if (p["family"], p["d_model"]) not in done] + measured
     payload = {"command": "python -m benchmarks.mqar_state_size", "run_date":

@@ -66,3 +66,12 @@ def test_per_setting_accuracy_is_tabulated(tmp_path, monkeypatch):
 
 def test_committed_docs_match_the_records(capsys):
     assert results_doc.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_every_grid_names_existing_generated_configs():
+    from benchmarks.task_runs import CONFIGS, GRIDS
+
+    for grid, names in GRIDS.items():
+        for name in names:
+            assert (CONFIGS / name).is_file(), f"{grid}: {name}"
+            identify(CONFIGS / name)

@@ -128,3 +128,26 @@ def test_bad_data_or_model_settings_exit_2_and_leave_no_run_directory(tmp_path, 
 def test_missing_checkpoint_exits_2(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     assert "checkpoint folder not found" in capsys.readouterr().err
+
+
+def test_data_list_names_every_preparer_and_its_folder(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQZOO_DATA", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lra/listops", "lra/pathfinder", "lra/austen", "lra/image-standin"):
+        assert name in out
+    assert str(tmp_path / "lra" / "listops") in out
+
+
+def test_data_prepare_unknown_name_exits_2(capsys):
+    assert main(["data", "prepare", "lra/nope"]) == 2
+    assert "no data preparer 'lra/nope'; choose one of: " in capsys.readouterr().err
+
+
+def test_data_prepare_runs_the_preparer_with_its_own_options(tmp_path, capsys):
+    assert main(["data", "prepare", "lra/listops", "--out", str(tmp_path / "listops"), "--num-train", "6",
+                 "--num-val", "2", "--num-test", "2", "--min-length", "5", "--max-length", "30", "--workers", "1"]) == 0
+    assert sorted(path.name for path in (tmp_path / "listops").iterdir()) == [
+        "basic_test.tsv", "basic_train.tsv", "basic_val.tsv"]
+    assert "lra/listops: ready in" in capsys.readouterr().out
