@@ -77,7 +77,7 @@ def _commit() -> str:
 def run(path: Path, overrides: list[str]) -> Path:
     """Train one config and write its record; returns the record's path."""
     from zoo.config import load_config
-    from zoo.hub import read_checkpoint_config
+    from zoo.hub import load_pretrained, read_checkpoint_config
     from zoo.train import train
 
     identity = identify(path)
@@ -93,7 +93,7 @@ def run(path: Path, overrides: list[str]) -> Path:
         "task_description": exported.get("task_description", config.task.name),
         "stand_in": config.task.name.endswith("-standin"),
         "model": config.model.name,
-        "parameters": exported.get("parameters"),
+        "parameters": load_pretrained(result.export_dir).num_parameters(),
         "metrics": result.metrics,
         "train_seconds": round(result.seconds, 1),
         "command": " ".join(["zoo", "train", str(relative), *overrides]),
