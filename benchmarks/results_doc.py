@@ -66,8 +66,7 @@ def data_note(command: str) -> str:
 
 def _task_section(recipe: str, records: list[dict[str, Any]]) -> list[str]:
     first = records[0]
-    description = first["task_description"].replace(str(Path.home()), "~")
-    lines = [f"### {recipe}" + (" (STAND-IN)" if first["stand_in"] else ""), "", f"Task: {description}."]
+    lines = [f"### {recipe}" + (" (STAND-IN)" if first["stand_in"] else ""), "", f"Task: {first['task_description']}."]
     for setting in dict.fromkeys(record["setting"] for record in records):
         command = next(r["command"] for r in records if r["setting"] == setting)
         if data_note(command):

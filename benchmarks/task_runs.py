@@ -90,7 +90,8 @@ def run(path: Path, overrides: list[str]) -> Path:
         "experiment": config.name,
         **identity,
         "task": config.task.name,
-        "task_description": exported.get("task_description", config.task.name),
+        # the home folder as ~: the page rendered from records is the same on every machine
+        "task_description": exported.get("task_description", config.task.name).replace(str(Path.home()), "~"),
         "stand_in": config.task.name.endswith("-standin"),
         "model": config.model.name,
         "parameters": load_pretrained(result.export_dir).num_parameters(),
