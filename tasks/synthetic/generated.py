@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from zoo.tasks.base import TaskConfig, TaskDataModule, TensorDataset
+from zoo.tasks.base import TaskConfig, TaskDataModule, TaskIO, TensorDataset
 from zoo.tasks.cache import CachedTensors
 
 SPLITS = ("train", "val", "test")
@@ -53,6 +53,12 @@ class GeneratedTokenTask(TaskDataModule):
     def __init__(self, config: GeneratedConfig) -> None:
         super().__init__(config)
         self.datasets: dict[str, TensorDataset] = {}
+
+    @property
+    def io(self) -> TaskIO:
+        """Next-token ids over the config's `vocab_size` (every generated task has one)."""
+        vocab = self.config.vocab_size
+        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=vocab, vocab_size=vocab)
 
     def data_fields(self) -> dict[str, Any]:
         """The config fields, other than split sizes and seed, that the generated data depends on."""

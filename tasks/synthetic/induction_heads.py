@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from zoo.tasks.base import TaskIO, register_task
+from zoo.tasks.base import register_task
 from zoo.tasks.synthetic.generated import GeneratedConfig, GeneratedTokenTask
 
 
@@ -67,11 +67,6 @@ class InductionHeadsDataModule(GeneratedTokenTask):
 
     config: InductionHeadsConfig
     cache_version = 1
-
-    @property
-    def io(self) -> TaskIO:
-        vocab = self.config.vocab_size
-        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=vocab, vocab_size=vocab)
 
     @property
     def description(self) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from zoo.tasks.base import TaskIO, register_task
+from zoo.tasks.base import register_task
 from zoo.tasks.synthetic.generated import GeneratedConfig, GeneratedTokenTask
 from zoo.tasks.synthetic.sampling import sample_distinct_uniform, sample_without_replacement
 
@@ -101,11 +101,6 @@ class MQARDataModule(GeneratedTokenTask):
 
     config: MQARConfig
     cache_version = 2
-
-    @property
-    def io(self) -> TaskIO:
-        vocab = self.config.vocab_size
-        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=vocab, vocab_size=vocab)
 
     @property
     def description(self) -> str:
