@@ -8,8 +8,8 @@ Each point trains `configs/experiments/mqar-state-size.yaml` with the family's -
 (`zoo train ... model.name=<preset> model.d_model=<width>`), records its test accuracy, and measures the state a
 decoder holds for one sequence after the task's length (`model.prefill`: recurrent states, or the attention cache of
 the window or the whole sequence). Writes benchmarks/results/mqar-state-size.json and docs/mqar-state-size.png
-(accuracy against state bytes, log scale, one line per family); a run over fewer families or widths merges into the
-file, replacing only the points it measured.
+(accuracy against state bytes, log scale, one line per family); each point merges into the file as it finishes
+(replacing an earlier point of the same family and width), so a stopped sweep keeps what it measured.
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ import datetime
 import json
 import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 
 from benchmarks.harness.measure import state_bytes
 from benchmarks.task_runs import ROOT, generated_configs
+from zoo.atomic import atomic_write_bytes, atomic_write_text
 
 CONFIG = ROOT / "configs" / "experiments" / "mqar-state-size.yaml"
 RECORD = ROOT / "benchmarks" / "results" / "mqar-state-size.json"
@@ -41,26 +43,47 @@ def decoding_state_bytes(model: torch.nn.Module, seq_len: int, vocab_size: int) 
     return state_bytes(state)
 
 
-def run_point(family: str, preset: str, width: int, threads: int = 0) -> dict:
-    """Train one family at one width (with `threads` intra-op threads, 0: torch's default); its accuracy, state and
-    parameter count."""
+def describe(config_path: Path) -> str:
+    """The MQAR setting a sweep config trains, in words (the record's and the plot's title)."""
+    from zoo.config import load_config
+
+    task = load_config(config_path).task
+    return (f"MQAR length {task.seq_len}, {task.num_kv_pairs} pairs, vocabulary {task.vocab_size}, "
+            f"{task.num_train} training examples")
+
+
+def run_point(config_path: Path, family: str, preset: str, width: int, threads: int = 0) -> dict:
+    """Train one family at one width on the sweep config (with `threads` intra-op threads, 0: torch's default); its
+    accuracy, decoding state and parameter count."""
     from zoo.config import load_config
     from zoo.hub import load_pretrained
     from zoo.train import train
 
     if threads:
         torch.set_num_threads(threads)
-    overrides = [f"model.name={preset}", f"model.d_model={width}", f"name=mqar-state-size-{family}-{width}"]
-    config = load_config(CONFIG, overrides)
+    overrides = [f"model.name={preset}", f"model.d_model={width}", f"name={config_path.stem}-{family}-{width}"]
+    config = load_config(config_path, overrides)
     result = train(config)
     model = load_pretrained(result.export_dir)
+    shown = config_path.relative_to(ROOT) if config_path.is_relative_to(ROOT) else config_path
     return {"family": family, "preset": preset, "d_model": width, "parameters": model.num_parameters(),
             "state_bytes": decoding_state_bytes(model, config.task.seq_len, config.task.vocab_size),
             "test_acc": result.metrics["test/acc"], "train_seconds": round(result.seconds, 1),
-            "command": " ".join(["zoo", "train", str(CONFIG.relative_to(ROOT)), *overrides[:2]])}
+            "command": " ".join(["zoo", "train", str(shown), *overrides[:2]])}
 
 
-def plot(points: list[dict], path: Path) -> None:
+def trained_points(plan: list[tuple], jobs: int) -> Iterator[dict]:
+    """`run_point(*p)` for each p of `plan`, yielded as each finishes: here one after another (`jobs` 1), or `jobs`
+    at a time in spawned processes of one thread each."""
+    if jobs == 1:
+        yield from (run_point(*point) for point in plan)
+        return
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(run_point, *point, 1) for point in plan]
+        yield from (future.result() for future in as_completed(futures))
+
+
+def plot(points: list[dict], setting: str, path: Path) -> None:
     """Accuracy against state bytes (log x), one line per family."""
     import matplotlib
 
@@ -74,15 +97,26 @@ def plot(points: list[dict], path: Path) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("decoding state after the sequence (bytes, batch 1)")
     axes.set_ylabel("MQAR test accuracy")
-    axes.set_title("MQAR (length 128, 16 pairs, vocabulary 256): accuracy vs state size")
+    axes.set_title(f"{setting}: accuracy vs state size", fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8, ncol=2)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=120)
-    temporary.replace(path)
+    atomic_write_bytes(path, lambda file: figure.savefig(file, format="png", dpi=120))
     plt.close(figure)
+
+
+def write_record(points: list[dict], setting: str, record: Path, plot_path: Path) -> None:
+    """Merge `points` into `record` (replacing earlier points of the same family and width; dropping all earlier
+    points if they were measured at another setting), write it and redraw the plot, each file whole or not at all."""
+    previous = json.loads(record.read_text()) if record.is_file() else {"points": []}
+    done = {(p["family"], p["d_model"]) for p in points}
+    kept = [p for p in previous["points"] if (p["family"], p["d_model"]) not in done
+            and previous.get("setting") == setting]
+    payload = {"command": "python -m benchmarks.mqar_state_size", "setting": setting,
+               "run_date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "points": sorted(kept + points, key=lambda p: (p["family"], p["d_model"]))}
+    atomic_write_text(record, json.dumps(payload, indent=1) + "\n")
+    plot(payload["points"], setting, plot_path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,29 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", nargs="*", type=int, default=list(WIDTHS))
     parser.add_argument("--jobs", type=int, default=1, help="points trained at once, each in its own process with "
                                                             "one thread (default: one at a time, all threads)")
+    parser.add_argument("--config", type=Path, default=CONFIG, help=f"the MQAR setting (default: {CONFIG.name})")
+    parser.add_argument("--record", type=Path, default=RECORD, help="the JSON record to merge into")
+    parser.add_argument("--plot", type=Path, default=PLOT, help="the picture to redraw")
     args = parser.parse_args(argv)
-    previous = json.loads(RECORD.read_text())["points"] if RECORD.is_file() else []
-    plan = [(family, families[family].cpu_preset, width) for family in args.families or sorted(families)
+    config = args.config.resolve()
+    setting = describe(config)
+    plan = [(config, family, families[family].cpu_preset, width) for family in args.families or sorted(families)
             for width in args.widths]
-    if args.jobs > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-            measured = list(pool.map(run_point, *zip(*plan), [1] * len(plan)))
-    else:
-        measured = [run_point(*point) for point in plan]
-    for point in measured:
-        print(json.dumps(point))
-    done = {(p["family"], p["d_model"]) for p in measured}
-    points = [p for p in previous if (p["family"], p["d_model"]) not in done] + measured
-    payload = {"command": "python -m benchmarks.mqar_state_size", "run_date":
-               datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "setting": "MQAR length 128, 16 pairs, vocabulary 256, 10k training examples, each family's -tiny "
-                          "preset at d_model " + ", ".join(map(str, sorted({p['d_model'] for p in points}))) + ".",
-               "points": sorted(points, key=lambda p: (p["family"], p["d_model"]))}
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(payload, indent=1) + "\n")
-    plot(payload["points"], PLOT)
-    print(f"wrote {RECORD.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+    for point in trained_points(plan, args.jobs):
+        print(json.dumps(point), flush=True)
+        write_record([point], setting, args.record, args.plot)
+    print(f"wrote {args.record} and {args.plot}")
     return 0
 
 

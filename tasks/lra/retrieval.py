@@ -96,6 +96,22 @@ def read_aan_pairs(path: Path, max_length: int) -> DocumentPairs:
     return DocumentPairs(documents, torch.tensor(lengths).view(-1), pairs, torch.tensor(targets))
 
 
+class DocumentPairsTask:
+    """What both Retrieval tasks share (mixed in before their data module base): two byte documents a pair in
+    (`pad_pair_batch`), match or not out; `datasets` maps each split to its `DocumentPairs`, filled by `setup`."""
+
+    inputs, outputs = "tokens", "matching"
+    collate_fn = staticmethod(pad_pair_batch)
+
+    def __init__(self, config: TaskConfig) -> None:
+        super().__init__(config)
+        self.datasets: dict[str, DocumentPairs] = {}
+
+    @property
+    def io(self) -> TaskIO:
+        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=2, vocab_size=BYTES)
+
+
 @dataclass
 class AANConfig(TaskConfig):
     """LRA Retrieval over the AAN files in `data_dir` (see the module docstring)."""
@@ -110,21 +126,11 @@ class AANConfig(TaskConfig):
 
 
 @register_task("lra-retrieval", AANConfig)
-class AANDataModule(TaskDataModule):
+class AANDataModule(DocumentPairsTask, TaskDataModule):
     """LRA Retrieval: whether two AAN papers are linked by a citation, two documents of bytes a pair, 2 classes."""
 
     config: AANConfig
-    inputs, outputs = "tokens", "matching"
     default_subdir = "lra/aan"
-    collate_fn = staticmethod(pad_pair_batch)
-
-    def __init__(self, config: AANConfig) -> None:
-        super().__init__(config)
-        self.datasets: dict[str, DocumentPairs] = {}
-
-    @property
-    def io(self) -> TaskIO:
-        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=2, vocab_size=BYTES)
 
     @property
     def description(self) -> str:
@@ -187,21 +193,11 @@ class AustenRetrievalConfig(BookWindowsConfig):
 
 
 @register_task("lra-retrieval-standin", AustenRetrievalConfig)
-class AustenRetrievalDataModule(BookWindowsDataModule):
+class AustenRetrievalDataModule(DocumentPairsTask, BookWindowsDataModule):
     """Stand-in for LRA Retrieval: whether two windows of bytes come from the same novel (AAN is not available
     offline)."""
 
     config: AustenRetrievalConfig
-    inputs, outputs = "tokens", "matching"
-    collate_fn = staticmethod(pad_pair_batch)
-
-    def __init__(self, config: AustenRetrievalConfig) -> None:
-        super().__init__(config)
-        self.datasets: dict[str, DocumentPairs] = {}
-
-    @property
-    def io(self) -> TaskIO:
-        return TaskIO(inputs=self.inputs, outputs=self.outputs, num_outputs=2, vocab_size=BYTES)
 
     @property
     def description(self) -> str:

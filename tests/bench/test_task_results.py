@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from benchmarks import results_doc
 from benchmarks.task_runs import identify
 
@@ -30,7 +31,8 @@ def _record(recipe: str, family: str, task: str, metrics: dict, stand_in: bool =
     return {"experiment": f"lra-{recipe}-{family}-cpu", "recipe": recipe, "family": family, "setting": "cpu",
             "task": task, "task_description": f"{task} description", "stand_in": stand_in, "model": f"{family}-tiny",
             "parameters": 12345, "metrics": metrics, "train_seconds": 600.0,
-            "command": f"zoo train configs/experiments/lra/{recipe}-{family}-cpu.yaml", "run_date": "2026-12-03T00:00:00+00:00"}
+            "command": f"zoo train configs/experiments/lra/{recipe}-{family}-cpu.yaml",
+            "run_date": "2026-12-03T00:00:00+00:00"}
 
 
 def test_docs_are_rendered_from_records(tmp_path, monkeypatch):
@@ -47,8 +49,9 @@ def test_docs_are_rendered_from_records(tmp_path, monkeypatch):
     assert {"task", "setting", "family", "metric", "value", "command", "run_date"} <= set(rows[0])
     page = outputs[tmp_path / "docs" / "results.md"]
     assert "### image-standin (STAND-IN)" in page and "not comparable" in page
-    assert "| mamba | cpu | mamba-tiny | 12,345 | 37.50 | 10 min | `zoo train configs/experiments/lra/listops-mamba-cpu" \
-           ".yaml` |" in page
+    assert ("| mamba | cpu | mamba-tiny | 12,345 | 37.50 | 10 min | "
+            "`zoo train configs/experiments/lra/listops-mamba-cpu.yaml` |") in page
+    assert "Data of the `cpu` runs: a CPU-scale ListOps" in page, "each task says how its data was made"
     assert "| S4 (Gu et al., 2022; the repo's final runs) | 59.50 |" in page
     assert "| Transformer (LRA paper, Tay et al., 2021) | 42.44 |" in page, "the image stand-in shows LRA Image's"
     assert results_doc.main(["--check"]) == 1, "nothing written yet"
@@ -75,3 +78,22 @@ def test_every_grid_names_existing_generated_configs():
         for name in names:
             assert (CONFIGS / name).is_file(), f"{grid}: {name}"
             identify(CONFIGS / name)
+
+
+def test_state_size_sweep_joins_page_and_rows(tmp_path, monkeypatch):
+    docs, record = tmp_path / "docs", tmp_path / "sweep.json"
+    docs.mkdir()
+    (docs / results_doc.STATE_SIZE_PLOT).write_bytes(b"\x89PNG")
+    point = {"family": "mamba", "preset": "mamba-tiny", "d_model": 32, "parameters": 5000, "state_bytes": 12288,
+             "test_acc": 0.625, "train_seconds": 75.0, "command": "zoo train sweep.yaml model.name=mamba-tiny"}
+    record.write_text(json.dumps({"command": "python -m benchmarks.mqar_state_size", "run_date": "2026-12-03",
+                                  "setting": "MQAR length 64", "points": [point]}))
+    monkeypatch.setattr(results_doc, "RECORDS", tmp_path / "none")
+    monkeypatch.setattr(results_doc, "DOCS", docs)
+    monkeypatch.setattr(results_doc, "STATE_SIZE_RECORD", record)
+    outputs = results_doc.outputs()
+    (row,) = json.loads(outputs[docs / "results.json"])
+    assert (row["task"], row["setting"], row["family"], row["value"], row["state_bytes"]) == (
+        "mqar", "state-size-d32", "mamba", 0.625, 12288)
+    page = outputs[docs / "results.md"]
+    assert "MQAR length 64." in page and "| mamba | mamba-tiny | 32 | 5,000 | 12,288 | 62.5 | 75 s |" in page
