@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.published import STAND_INS, lra_published
+from benchmarks.results_forecasting import forecasting_sections, is_forecasting
 from benchmarks.task_runs import RECORDS, ROOT, generated_configs
 from zoo.atomic import atomic_write_text
 
@@ -116,8 +117,10 @@ def markdown(records: list[dict[str, Any]]) -> str:
              "are named as such in task, config and table.", ""]
     if not records:
         lines += ["No runs recorded yet.", ""]
-    for recipe in dict.fromkeys(record["recipe"] for record in records):
-        lines += _task_section(recipe, [r for r in records if r["recipe"] == recipe])
+    classified = [r for r in records if not is_forecasting(r)]
+    for recipe in dict.fromkeys(record["recipe"] for record in classified):
+        lines += _task_section(recipe, [r for r in classified if r["recipe"] == recipe])
+    lines += forecasting_sections([r for r in records if is_forecasting(r)], duration)
     sweep = state_size_sweep()
     if sweep:
         lines += ["## MQAR accuracy versus state size", "", f"Command: `{sweep['command']}` ({sweep['run_date']}). "

@@ -32,14 +32,19 @@ CONFIGS = ROOT / "configs" / "experiments"
 _FAMILIES = ("attention", "swa", "longformer", "bigbird", "mamba", "mamba2", "mamba2-hybrid", "xlstm", "deltanet",
              "gated-deltanet", "based")
 _LRA = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
-# Named sets of configs. lra-cpu: the runs the docs report, about 30 minutes each on two cores. The recipe grids are
-# the published-size runs for a GPU (the real data sets where a user has them, the stand-ins otherwise).
+# Named sets of configs. lra-cpu, etth1-cpu: the runs the docs report, at most 30 minutes each on two cores. The
+# recipe grids are the published-size runs for a GPU (the real data sets where a user has them, the stand-ins
+# otherwise).
 GRIDS = {
     "lra-cpu": [f"lra/{task}-{family}-cpu.yaml" for task in ("listops", "image-standin", "pathfinder")
                 for family in ("mamba", "xlstm", "attention")],
     "lra-recipe": [f"lra/{task}-{family}.yaml" for task in _LRA for family in _FAMILIES],
     "lra-standin-recipe": [f"lra/{task}-standin-{family}.yaml" for task in ("text", "retrieval", "image")
                            for family in _FAMILIES],
+    "etth1-cpu": [f"timeseries/etth1-{horizon}-{family}-cpu.yaml" for family in ("mamba", "xlstm", "attention")
+                  for horizon in (96, 192, 336, 720)],
+    "etth1-recipe": [f"timeseries/etth1-{horizon}-{family}.yaml" for family in _FAMILIES
+                     for horizon in (96, 192, 336, 720)],
     "synthetic-recipe": [f"synthetic/{task}-{family}.yaml" for task in ("mqar-grid", "selective-copying",
                                                                         "induction-heads") for family in _FAMILIES],
 }

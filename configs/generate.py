@@ -75,6 +75,10 @@ class Recipe:
     stand_in: str = ""  # for a stand-in: what it replaces and with what (in both headers)
     cpu_data: str = ""  # the CPU variant's own data set, when it has one: how to make it (it sets data_dir)
     head: str = "classifier"  # encoders' head kind (named: a preset may carry an `lm` head)
+    model_fields: dict[str, Any] = field(default_factory=dict)  # model settings of the recipe (and its CPU variant)
+    weight_decay: float | None = None  # None: S4's 0.05 for encoders, zoology's 0.1 for causal models
+    patience: int | None = None  # early stopping on the validation metric (validations without improvement)
+    warmup_steps: int = 1000  # of the recipe (its CPU variant warms up for 100)
 
     def data_for(self, cpu: bool) -> str:
         """How to get the data of the recipe (`cpu` False) or of its CPU variant (its own set, if it has one)."""
@@ -85,6 +89,12 @@ class Recipe:
 _CPU_DATA = "${oc.env:SEQZOO_DATA,'~/.cache/seqzoo'}/lra/"
 _S4 = "S4's LRA recipe (REFERENCES §3): 6 layers, bidirectional, mean-pooled output, AdamW wd 0.05, cosine with warmup"
 _STANDIN = "STAND-IN: {real} cannot be had offline; this trains on {what}, named as a stand-in in its results"
+
+_TSLIB = ("Time-Series-Library's long-term forecasting protocol and defaults (REFERENCES §3): ETT borders, look-back "
+          "96, features M, MSE loss, batch 32, 10 epochs, early stopping after 3 validations without improvement; "
+          "RevIN around the model; 2 layers")
+_ETT_DATA = ("ETTh1.csv of zhouhaoyi/ETDataset in $SEQZOO_DATA/ett (not installable from a registry; the checkout's "
+             "../shared/data/ett holds it here)")
 
 RECIPES = {
     "listops": Recipe("lra", {"name": "lra-listops"}, 256, 0.01, 32, 40, _S4,
@@ -123,6 +133,11 @@ RECIPES = {
     "pathx": Recipe("lra", {"name": "lra-pathx"}, 256, 0.001, 16, 50, _S4,
                     "zoo data prepare lra/pathfinder --resolution 128, or "
                     "data_dir=<lra_release>/pathfinder128/curv_contour_length_14", cpu_batch_size=8, cpu_epochs=1),
+    **{f"etth1-{horizon}": Recipe("timeseries", {"name": "ett", "file": "ETTh1.csv", "horizon": horizon}, 128, 1e-4,
+                                  32, 10, _TSLIB, _ETT_DATA, bidirectional=False, head="regression",
+                                  model_fields={"instance_norm": True}, weight_decay=0.0, patience=3, warmup_steps=100,
+                                  cpu_batch_size=32, cpu_epochs=10, cpu_lr=1e-3)
+       for horizon in (96, 192, 336, 720)},
     "mqar-grid": Recipe("synthetic", {"name": "mqar-grid"}, 128, 1e-3, 64, 32,
                         "zoology's MQAR grid (REFERENCES §3): vocabulary 8192, train mixture up to (256, 64), "
                         "test up to (1024, 256); 2-layer models", "generated on first use", bidirectional=False,
@@ -165,7 +180,8 @@ def cpu_model(family: Family, recipe: Recipe) -> dict[str, Any]:
 
 
 def _encoder_side(model: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
-    """Encoders: both directions, and the recipe's head, mean-pooled."""
+    """The recipe's own model settings; encoders: both directions, and the recipe's head, mean-pooled."""
+    model.update(recipe.model_fields)
     if recipe.bidirectional:
         model["bidirectional"] = True
         model["head"] = {"kind": recipe.head, "pool": "mean"}
@@ -173,8 +189,15 @@ def _encoder_side(model: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
 
 
 def _weight_decay(recipe: Recipe) -> float:
-    """S4's 0.05 for LRA; zoology's 0.1 for the recall tasks."""
+    """The recipe's own, else S4's 0.05 for LRA and zoology's 0.1 for the recall tasks."""
+    if recipe.weight_decay is not None:
+        return recipe.weight_decay
     return 0.05 if recipe.bidirectional else 0.1
+
+
+def _stopping(recipe: Recipe) -> dict[str, Any]:
+    """The recipe's early stopping, if it has one."""
+    return {} if recipe.patience is None else {"patience": recipe.patience}
 
 
 def experiment(task: str, family_name: str, cpu: bool) -> tuple[str, dict[str, Any]]:
@@ -188,7 +211,7 @@ def experiment(task: str, family_name: str, cpu: bool) -> tuple[str, dict[str, A
             "model": cpu_model(family, recipe),
             "task": {**recipe.task, **recipe.cpu_task, "batch_size": recipe.cpu_batch_size},
             "optim": {"lr": recipe.cpu_lr, "weight_decay": _weight_decay(recipe), "warmup_steps": 100},
-            "trainer": {"max_epochs": recipe.cpu_epochs, "max_time": "00:00:30:00"},
+            "trainer": {"max_epochs": recipe.cpu_epochs, "max_time": "00:00:30:00", **_stopping(recipe)},
         }
         header = (f"{name}: the CPU-scale setting of {task} for the {family_name} family (its -tiny model, "
                   f"{recipe.cpu_epochs} epochs, at most 30 minutes on 2 cores).\nRecipe it scales down: "
@@ -199,8 +222,8 @@ def experiment(task: str, family_name: str, cpu: bool) -> tuple[str, dict[str, A
             "seed": 0,
             "model": recipe_model(family, recipe),
             "task": {**recipe.task, "batch_size": recipe.batch_size},
-            "optim": {"lr": recipe.lr, "weight_decay": _weight_decay(recipe), "warmup_steps": 1000},
-            "trainer": {"max_epochs": recipe.epochs},
+            "optim": {"lr": recipe.lr, "weight_decay": _weight_decay(recipe), "warmup_steps": recipe.warmup_steps},
+            "trainer": {"max_epochs": recipe.epochs, **_stopping(recipe)},
         }
         header = f"{name}: {task} for the {family_name} family at the published recipe's size.\n{recipe.source}."
     if recipe.stand_in:

@@ -73,6 +73,7 @@ class ModelConfig:
     initializer_range: float = 0.02
     bidirectional: bool = False  # encoders: attention without the causal mask, recurrent mixers run both ways
     bidirectional_tied: bool = False  # the backward direction reuses the forward weights (Caduceus' BiMamba)
+    instance_norm: bool = False  # forecasting: RevIN around the network (channels in, the same channels forecast)
     encoder: Optional[Any] = None
     head: Optional[Any] = None
     mixers: dict[str, Any] = field(default_factory=dict)

@@ -7,9 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 from zoo.models.backbone import Backbone
-from zoo.models.config import ModelConfig, merge_config
+from zoo.models.config import ModelConfig, ModelConfigError, merge_config
 from zoo.models.generate import generate
 from zoo.models.init import init_weights
+from zoo.models.layers.revin import RevIN
 from zoo.models.padding import check_lengths, pack, unpack
 from zoo.models.registry import ENCODERS, HEADS
 
@@ -27,6 +28,22 @@ def build_head(config: ModelConfig, encoder: nn.Module) -> nn.Module:
     return HEADS.get(config.head.kind).cls(config.d_model, config.head, encoder)
 
 
+def build_instance_norm(config: ModelConfig, encoder: nn.Module) -> RevIN | None:
+    """RevIN over the encoder's channels when `config.instance_norm` asks for it; the forecast must hold the same
+    channels (a regression head with one output per input channel)."""
+    if not config.instance_norm:
+        return None
+    head = config.head
+    if type(encoder).reads != "channels" or head.kind != "regression" or head.num_outputs != encoder.in_channels:
+        raise ModelConfigError(
+            "instance_norm", f"RevIN forecasts the channels it reads: it needs a channels encoder and a regression "
+            f"head with one output per input channel; this model has the '{config.encoder.kind}' encoder and the "
+            f"'{head.kind}' head with {getattr(head, 'num_outputs', '?')} outputs (forecasting features M or S, not "
+            "MS); set model.instance_norm=false"
+        )
+    return RevIN(encoder.in_channels)
+
+
 class SequenceModel(nn.Module):
     """A sequence network `encoder -> backbone -> head` (timm's `forward_features` / `forward_head` split).
 
@@ -42,6 +59,7 @@ class SequenceModel(nn.Module):
         self.encoder = build_encoder(config)
         self.backbone = Backbone(config)
         self.head = build_head(config, self.encoder)
+        self.instance_norm = build_instance_norm(config, self.encoder)
         init_weights(self, config.initializer_range, len(config.layers))
         self._tie()
 
@@ -104,8 +122,16 @@ class SequenceModel(nn.Module):
         self, inputs: torch.Tensor, lengths: torch.Tensor | None = None, cu_seqlens: torch.Tensor | None = None
     ) -> torch.Tensor:
         """inputs -> outputs: logits `[B, T, V]` (lm), `[B, T, C]` (token_classifier), `[B, C]` (classifier,
-        matching), values `[B, horizon, C]` (regression)."""
-        return self.forward_head(self.forward_features(inputs, lengths, cu_seqlens), lengths)
+        matching), values `[B, horizon, C]` (regression; with `instance_norm`, each window normalised by its own
+        statistics and the forecast mapped back with them)."""
+        if self.instance_norm is None:
+            return self.forward_head(self.forward_features(inputs, lengths, cu_seqlens), lengths)
+        if cu_seqlens is not None:
+            raise ValueError("instance_norm (RevIN) normalises each window on its own: pass windows [B, T, C] with "
+                             "lengths, not packed sequences (cu_seqlens)")
+        normalized, stats = self.instance_norm.normalize(inputs, lengths)
+        outputs = self.forward_head(self.forward_features(normalized, lengths), lengths)
+        return self.instance_norm.denormalize(outputs, stats)
 
     def reset_head(self, kind: str | None = None, **fields: Any) -> None:
         """Replace the head (timm's `reset_classifier`): `reset_head(num_outputs=10)` keeps the kind and changes its

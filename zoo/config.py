@@ -72,6 +72,7 @@ class TrainerConfig:
     monitor: Optional[str] = None  # the validation metric that picks the best checkpoint; None: the task's first metric
     monitor_mode: Optional[str] = None  # "max" or "min"; None: the monitored metric's own direction
     stop_at: Optional[float] = None  # stop once the monitored metric reaches this value
+    patience: Optional[int] = None  # stop after this many validations without improving the monitored metric
     deterministic: bool = False
 
 
@@ -196,6 +197,9 @@ def _validate_choices(config: DictConfig) -> None:
         )
     if config.trainer.monitor_mode not in (None, "min", "max"):
         raise ConfigError(f"config key 'trainer.monitor_mode' is '{config.trainer.monitor_mode}'; choose 'min' or 'max'")
+    if config.trainer.patience is not None and config.trainer.patience < 1:
+        raise ConfigError(f"config key 'trainer.patience' is {config.trainer.patience}; give the number of validations "
+                          "without improvement to stop after (>= 1), or null to train every epoch")
 
 
 def load_yaml(path: Path, chain: tuple[Path, ...] = ()) -> DictConfig:

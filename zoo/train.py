@@ -74,13 +74,14 @@ def _trainer(config: ExperimentConfig, run_dir: Path, monitor: tuple[str, str]) 
         save_last=True,
     )
     callbacks = [checkpoint, LearningRateMonitor(logging_interval="step")]
-    if trainer_cfg.stop_at is not None:
+    if trainer_cfg.stop_at is not None or trainer_cfg.patience is not None:
         callbacks.append(
             EarlyStopping(
                 monitor=metric,
                 mode=mode,
                 stopping_threshold=trainer_cfg.stop_at,
-                patience=10**9,  # stop on the threshold only
+                patience=10**9 if trainer_cfg.patience is None else trainer_cfg.patience,
+                check_on_train_epoch_end=False,  # after each validation (none runs in an epoch cut short by max_steps)
             )
         )
     trainer = L.Trainer(

@@ -97,3 +97,24 @@ def test_state_size_sweep_joins_page_and_rows(tmp_path, monkeypatch):
         "mqar", "state-size-d32", "mamba", 0.625, 12288)
     page = outputs[docs / "results.md"]
     assert "MQAR length 64." in page and "| mamba | mamba-tiny | 32 | 5,000 | 12,288 | 62.5 | 75 s |" in page
+
+
+def test_forecasting_runs_are_tabulated_per_horizon_with_their_average(tmp_path, monkeypatch):
+    horizons = {96: (0.40, 0.42), 192: (0.44, 0.43), 336: (0.48, 0.45), 720: (0.52, 0.50)}
+    for horizon, (mse, mae) in horizons.items():
+        record = _record(f"etth1-{horizon}", "mamba", "ett", {"test/mse": mse, "test/mae": mae, "val/mse": 0.3})
+        record["task_description"] = "ETT ETTh1 forecasting, Time-Series-Library protocol, features M, 96 steps -> 96"
+        (tmp_path / f"{horizon}.json").write_text(json.dumps(record))
+    partial = _record("etth1-96", "xlstm", "ett", {"test/mse": 0.39, "test/mae": 0.41})
+    partial["task_description"] = "ETT ETTh1 forecasting, features M"
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    monkeypatch.setattr(results_doc, "RECORDS", tmp_path)
+    records = results_doc.load_records()
+    page = results_doc.markdown(records)
+    assert "### etth1 (forecasting)" in page and "### etth1-96" not in page
+    assert "| mamba | cpu | 0.400 / 0.420 | 0.440 / 0.430 | 0.480 / 0.450 | 0.520 / 0.500 | 0.460 / 0.450 |" in page
+    assert "| xlstm | cpu | 0.390 / 0.410 | - | - | - | - |" in page, "no average without all four horizons"
+    assert "| iTransformer (Liu et al., 2024) | 0.454 | 0.447 |" in page
+    rows = results_doc.rows(records)
+    assert {(r["recipe"], r["metric"]) for r in rows if r["family"] == "mamba"} >= {("etth1-720", "test/mse"),
+                                                                                    ("etth1-720", "test/mae")}

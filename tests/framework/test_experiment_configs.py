@@ -47,7 +47,8 @@ def _stand_in_io(task_name: str) -> TaskIO:
     _, datamodule = get_task(task_name)
     sizes = {"tokens": {"vocab_size": 256}, "channels": {"channels": 1}, "image": {"channels": 1, "image_size": 32}}
     outputs = datamodule.outputs
-    return TaskIO(inputs=datamodule.inputs, outputs=outputs, num_outputs=256 if outputs == "lm" else 10,
+    num_outputs = {"lm": 256, "regression": 1}.get(outputs, 10)  # a forecast of the one channel read
+    return TaskIO(inputs=datamodule.inputs, outputs=outputs, num_outputs=num_outputs,
                   horizon=4 if outputs == "regression" else 0, **sizes[datamodule.inputs])
 
 

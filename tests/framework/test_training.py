@@ -1,5 +1,6 @@
 """Training internals: the learning-rate schedule, weight-decay groups, mixed precision keeping float32 weights."""
 
+import csv
 import math
 
 import pytest
@@ -71,3 +72,27 @@ def test_lightning_checkpoints_rebuild_the_module_from_their_hyperparameters(tmp
     ids = torch.randint(0, 256, (2, 16))
     with torch.no_grad():
         torch.testing.assert_close(module.model.eval()(ids), exported(ids), rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_patience_stops_when_validation_stops_improving(tmp_path, data_dir, request):
+    """With a learning rate of 0 the validation loss never improves: patience 1 stops after the second validation
+    (the first sets the best), long before max_epochs; without patience every epoch runs."""
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    common = ["optim.lr=0", "optim.warmup_steps=0", "trainer.monitor=val/loss", "trainer.stop_at=null",
+              "trainer.max_epochs=4", "task.num_train=64", "task.num_val=32", "task.num_test=32",
+              f"output_dir={tmp_path}"]
+    stopped = train(load_config(experiment, [*common, "trainer.patience=1"]))
+    full = train(load_config(experiment, [*common, "name=no-patience"]))
+    epochs = [sum(1 for row in csv.DictReader(open(r.run_dir / "logs" / "metrics.csv")) if row["val/loss"])
+              for r in (stopped, full)]
+    assert stopped.metrics["val/loss"] == full.metrics["val/loss"]
+    assert epochs == [2, 4], epochs
+
+
+def test_patience_must_be_positive(tmp_path, request):
+    from zoo.config import ConfigError
+
+    experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
+    with pytest.raises(ConfigError, match="'trainer.patience' is 0; give the number of validations"):
+        load_config(experiment, ["trainer.patience=0"])

@@ -155,13 +155,17 @@ class CSVForecastingDataModule(TaskDataModule):
         c = self.config
         return f"forecasting {self.path.name} ({c.features}, {c.input_length} steps -> {c.horizon})"
 
+    def borders(self, rows: int) -> dict[str, tuple[int, int]]:
+        """split -> (first row of its windows, end row) for a file of `rows` rows (TSLib's fractions of `split`)."""
+        return split_borders(rows, self.config.input_length, self.config.split)
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         columns, values = read_series(self.path)
         self._columns = columns
         c = self.config
-        borders = split_borders(len(values), c.input_length, c.split)
+        borders = self.borders(len(values))
         first_test_window = borders["test"][0]
         if borders["val"][0] < 0 or first_test_window < borders["val"][0] or len(values) - first_test_window < (
             c.input_length + c.horizon

@@ -12,7 +12,7 @@ import random
 import pytest
 import torch
 from zoo.tasks import DataError
-from zoo.tasks.forecasting import (
+from zoo.tasks.timeseries.forecasting import (
     CSVForecastingConfig,
     CSVForecastingDataModule,
     split_borders,
