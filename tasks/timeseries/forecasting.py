@@ -1,8 +1,8 @@
 """Multi-horizon forecasting from a CSV file of time series, with the Time-Series-Library protocol for a custom
 dataset (`Dataset_Custom` in thuml/Time-Series-Library):
 
-- the file: a header row, then one row per time step; a `date` column (if any) is dropped, every other column is a
-  real-valued series; the rows are in time order;
+- the file: a header row, then one row per time step; the `columns` named are the series (by default every column
+  but `date`), real values or TRUE / FALSE flags (1 / 0); the rows are in time order;
 - splits in time order: the first `split[0]` of the rows train, the last `split[2]` test, the rest validation
   (TSLib: 0.7 / 0.1 / 0.2), each later split's windows starting `input_length` rows before its first target row;
 - a standard scaler fitted on the training rows only, applied to every split; losses and metrics on scaled values;
@@ -39,6 +39,7 @@ class CSVForecastingConfig(TaskConfig):
     target: str = ""
     split: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
     stride: int = 1
+    columns: list[str] = field(default_factory=list)  # the series to read (empty: every column but `date`)
 
     def validate(self) -> None:
         super().validate()
@@ -51,9 +52,10 @@ class CSVForecastingConfig(TaskConfig):
             raise ValueError(f"split must be three positive fractions (train, val, test) summing to 1, got {self.split}")
 
 
-def read_series(path: Path) -> tuple[list[str], torch.Tensor]:
-    """The series columns of a CSV file and its values `[rows, columns]` (float64); the `date` column is dropped.
-    A missing file, a ragged row or a value that is not a number raises DataError naming the place."""
+def read_series(path: Path, columns: list[str] | None = None) -> tuple[list[str], torch.Tensor]:
+    """The series columns of a CSV file and its values `[rows, columns]` (float64): the named `columns`, else every
+    column but `date`. TRUE / FALSE (any case, as R writes flags) read as 1 / 0. A missing file or column, a ragged
+    row or a value that is not a number raises DataError naming the place."""
     if not path.is_file():
         raise DataError(f"data file not found: {path}; set the task's data_dir (and file) to where it is")
     with open(path, newline="", encoding="utf-8") as file:
@@ -61,7 +63,13 @@ def read_series(path: Path) -> tuple[list[str], torch.Tensor]:
         header = next(reader, None)
         if not header:
             raise DataError(f"{path} is empty: a header row naming the columns was expected")
-        keep = [index for index, name in enumerate(header) if name.strip().lower() != DATE_COLUMN]
+        if columns:
+            missing = [name for name in columns if name not in header]
+            if missing:
+                raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; its header has {header}")
+            keep = [header.index(name) for name in columns]
+        else:
+            keep = [index for index, name in enumerate(header) if name.strip().lower() != DATE_COLUMN]
         if not keep:
             raise DataError(f"{path}: the header {header} names no series column besides '{DATE_COLUMN}'")
         rows = []
@@ -69,16 +77,25 @@ def read_series(path: Path) -> tuple[list[str], torch.Tensor]:
             if len(row) != len(header):
                 raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
             try:
-                rows.append([float(row[index]) for index in keep])
+                rows.append([_number(row[index]) for index in keep])
             except ValueError:
                 bad = next(index for index in keep if not _is_number(row[index]))
                 raise DataError(f"{path}, line {line}, column '{header[bad]}': {row[bad]!r} is not a number") from None
     return [header[index] for index in keep], torch.tensor(rows, dtype=torch.float64).reshape(len(rows), len(keep))
 
 
+FLAGS = {"true": 1.0, "false": 0.0}
+
+
+def _number(text: str) -> float:
+    """A CSV field as a number: a float, or a TRUE / FALSE flag as 1 / 0; ValueError otherwise."""
+    flag = FLAGS.get(text.strip().lower())
+    return float(text) if flag is None else flag
+
+
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        _number(text)
     except ValueError:
         return False
     return True
@@ -133,7 +150,7 @@ class CSVForecastingDataModule(TaskDataModule):
     def columns(self) -> list[str]:
         """The series columns of the file."""
         if self._columns is None:
-            self._columns = read_series(self.path)[0]
+            self._columns = read_series(self.path, self.config.columns)[0]
         return self._columns
 
     def _selection(self, columns: list[str]) -> tuple[list[int], list[int]]:
@@ -162,7 +179,7 @@ class CSVForecastingDataModule(TaskDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        columns, values = read_series(self.path)
+        columns, values = read_series(self.path, self.config.columns)
         self._columns = columns
         c = self.config
         borders = self.borders(len(values))
