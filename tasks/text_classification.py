@@ -88,7 +88,8 @@ class ByteTexts(Dataset):
 
 
 def pad_batch(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Texts of different lengths -> `inputs` `[B, T_max]` (zeros after each text), `targets` `[B]`, `lengths` `[B]`."""
+    """Sequences of different lengths (texts `[T]`, series `[T, D]`) -> `inputs` `[B, T_max, ...]` (zeros after each),
+    `targets` `[B]`, `lengths` `[B]`."""
     lengths = torch.tensor([len(item["inputs"]) for item in items])
     inputs = torch.nn.utils.rnn.pad_sequence([item["inputs"] for item in items], batch_first=True)
     return {"inputs": inputs, "targets": torch.stack([item["targets"] for item in items]), "lengths": lengths}

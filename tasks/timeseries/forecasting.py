@@ -49,7 +49,8 @@ class CSVForecastingConfig(TaskConfig):
         if self.features not in FEATURES:
             raise ValueError(f"features must be one of {', '.join(FEATURES)}, got '{self.features}'")
         if len(self.split) != 3 or min(self.split) <= 0 or not math.isclose(sum(self.split), 1.0):
-            raise ValueError(f"split must be three positive fractions (train, val, test) summing to 1, got {self.split}")
+            raise ValueError(f"split must be three positive fractions (train, val, test) summing to 1, got "
+                             f"{self.split}")
 
 
 def read_series(path: Path, columns: list[str] | None = None) -> tuple[list[str], torch.Tensor]:

