@@ -47,9 +47,11 @@ def describe(config_path: Path) -> str:
     """The MQAR setting a sweep config trains, in words (the record's and the plot's title)."""
     from zoo.config import load_config
 
-    task = load_config(config_path).task
+    config = load_config(config_path)
+    task, trainer = config.task, config.trainer
+    limit = f", at most {trainer.max_time} (DD:HH:MM:SS) a point" if trainer.max_time else ""
     return (f"MQAR length {task.seq_len}, {task.num_kv_pairs} pairs, vocabulary {task.vocab_size}, "
-            f"{task.num_train} training examples")
+            f"{task.num_train} training examples, at most {trainer.max_epochs} epochs{limit}")
 
 
 def run_point(config_path: Path, family: str, preset: str, width: int, threads: int = 0) -> dict:

@@ -44,7 +44,9 @@ def rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                             "family": record["family"], "metric": metric, "value": value,
                             "command": record["command"], "run_date": record["run_date"],
                             "task_description": record["task_description"], "stand_in": record["stand_in"],
-                            "model": record["model"], "parameters": record["parameters"]})
+                            "model": record["model"], "parameters": record["parameters"],
+                            "train_seconds": record["train_seconds"], "train_steps": record.get("train_steps"),
+                            "batch_size": record.get("batch_size")})
     return out
 
 
@@ -69,6 +71,13 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
+def trained(record: dict[str, Any]) -> str:
+    """How much a run trained: optimiser steps x batch size (examples seen), when its record says."""
+    if record.get("train_steps") is None:
+        return "-"
+    return f"{record['train_steps']:,} x {record['batch_size']}"
+
+
 def _percent(value: float | None) -> str:
     return "fail" if value is None else f"{value:.2f}"
 
@@ -81,15 +90,15 @@ def _task_section(recipe: str, records: list[dict[str, Any]]) -> list[str]:
         if generated:
             lines += ["", f"Data of the `{setting}` runs: {generated.data_for(setting == 'cpu')}."]
     if recipe in STAND_INS:
-        lines.append(f"This is a stand-in for LRA {STAND_INS[recipe]}; the published numbers below are for the real "
-                     "task and are not comparable.")
-    lines += ["", "| family | setting | model | parameters | test accuracy (%) | train time | command |",
-              "|---|---|---|---:|---:|---:|---|"]
+        lines += ["", f"This is a stand-in for LRA {STAND_INS[recipe]}; the published numbers below are for the real "
+                  "task and are not comparable."]
+    lines += ["", "| family | setting | model | parameters | test accuracy (%) | wall time | trained | command |",
+              "|---|---|---|---:|---:|---:|---:|---|"]
     for record in records:
         accuracy = record["metrics"].get("test/acc")
         lines.append(f"| {record['family']} | {record['setting']} | {record['model']} | {record['parameters']:,} | "
                      f"{'-' if accuracy is None else f'{100 * accuracy:.2f}'} | {duration(record['train_seconds'])} "
-                     f"| `{record['command']}` |")
+                     f"| {trained(record)} | `{record['command']}` |")
     published = lra_published(recipe)
     if published:
         lines += ["", "Published (full-scale recipe, GPU):", "", "| model | test accuracy (%) |", "|---|---:|"]
@@ -114,13 +123,14 @@ def markdown(records: list[dict[str, Any]]) -> str:
              "Do not edit by hand. The same rows, machine-readable: [results.json](results.json).", "",
              "Settings: `cpu` runs are the `-cpu` configs (a family's tiny model, at most 30 minutes on 2 CPU cores); "
              "`recipe` runs are the published recipe's size. Stand-ins replace data that cannot be had offline and "
-             "are named as such in task, config and table.", ""]
+             "are named as such in task, config and table. Wall time: training, validation and the final test; "
+             "trained: optimiser steps x batch size.", ""]
     if not records:
         lines += ["No runs recorded yet.", ""]
     classified = [r for r in records if not is_forecasting(r)]
     for recipe in dict.fromkeys(record["recipe"] for record in classified):
         lines += _task_section(recipe, [r for r in classified if r["recipe"] == recipe])
-    lines += forecasting_sections([r for r in records if is_forecasting(r)], duration)
+    lines += forecasting_sections([r for r in records if is_forecasting(r)], duration, trained)
     sweep = state_size_sweep()
     if sweep:
         lines += ["## MQAR accuracy versus state size", "", f"Command: `{sweep['command']}` ({sweep['run_date']}). "

@@ -26,8 +26,9 @@ def _cell(record: dict[str, Any] | None) -> str:
     return f"{record['metrics']['test/mse']:.3f} / {record['metrics']['test/mae']:.3f}"
 
 
-def forecasting_sections(records: list[dict[str, Any]], duration: Any) -> list[str]:
-    """Markdown lines for the forecasting records; `duration(seconds)` formats a training time."""
+def forecasting_sections(records: list[dict[str, Any]], duration: Any, trained: Any) -> list[str]:
+    """Markdown lines for the forecasting records; `duration(seconds)` formats a training time, `trained(record)` the
+    steps it took."""
     lines: list[str] = []
     for name in dict.fromkeys(data_set(r)[0] for r in records):
         runs = [r for r in records if data_set(r)[0] == name]
@@ -50,11 +51,11 @@ def forecasting_sections(records: list[dict[str, Any]], duration: Any) -> list[s
             lines += ["", "Published (averaged over the four horizons, input 96):", "", "| model | MSE | MAE |",
                       "|---|---:|---:|"]
             lines += [f"| {model} | {mse:.3f} | {mae:.3f} |" for model, (mse, mae) in published.items()]
-        lines += ["", "| family | setting | horizon | model | parameters | MSE | MAE | train time | command |",
-                  "|---|---|---:|---|---:|---:|---:|---:|---|"]
+        lines += ["", "| family | setting | horizon | model | parameters | MSE | MAE | wall time | trained | command |",
+                  "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
         for r in sorted(runs, key=lambda r: (r["setting"], r["family"], data_set(r)[1])):
             lines.append(f"| {r['family']} | {r['setting']} | {data_set(r)[1]} | {r['model']} | {r['parameters']:,} | "
                          f"{r['metrics']['test/mse']:.3f} | {r['metrics']['test/mae']:.3f} | "
-                         f"{duration(r['train_seconds'])} | `{r['command']}` |")
+                         f"{duration(r['train_seconds'])} | {trained(r)} | `{r['command']}` |")
         lines.append("")
     return lines

@@ -13,6 +13,7 @@ setting (`cpu` or `recipe`), the model's parameter count, every validation and t
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
 import importlib.util
 import json
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 
 from benchmarks.harness.machine import describe_machine
+from zoo.atomic import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "benchmarks" / "results" / "tasks"
@@ -79,6 +81,12 @@ def _commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def trained_steps(run_dir: Path) -> int:
+    """The optimiser steps a run took: the last step its metrics log (`logs/metrics.csv`) names."""
+    with open(Path(run_dir) / "logs" / "metrics.csv", newline="") as file:
+        return max((int(row["step"]) for row in csv.DictReader(file) if row.get("step")), default=0)
+
+
 def run(path: Path, overrides: list[str]) -> Path:
     """Train one config and write its record; returns the record's path."""
     from zoo.config import load_config
@@ -102,6 +110,8 @@ def run(path: Path, overrides: list[str]) -> Path:
         "parameters": load_pretrained(result.export_dir).num_parameters(),
         "metrics": result.metrics,
         "train_seconds": round(result.seconds, 1),
+        "train_steps": trained_steps(result.run_dir),
+        "batch_size": config.task.batch_size,
         "command": " ".join(["zoo", "train", str(relative), *overrides]),
         "run_date": started.isoformat(timespec="seconds"),
         "commit": _commit(),
@@ -110,7 +120,7 @@ def run(path: Path, overrides: list[str]) -> Path:
     }
     RECORDS.mkdir(parents=True, exist_ok=True)
     target = RECORDS / f"{config.name}.json"
-    target.write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_text(target, json.dumps(record, indent=2) + "\n")
     return target
 
 

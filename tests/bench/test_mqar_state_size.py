@@ -28,7 +28,7 @@ def test_points_merge_into_the_record_and_plot(tmp_path, seed):
 
     assert mqar_state_size.main(["--families", "attention", "mamba", "--widths", "32", *files]) == 0
     sweep = json.loads(record.read_text())
-    assert sweep["setting"] == "MQAR length 32, 4 pairs, vocabulary 64, 64 training examples"
+    assert sweep["setting"] == "MQAR length 32, 4 pairs, vocabulary 64, 64 training examples, at most 1 epochs"
     assert [(p["family"], p["d_model"]) for p in sweep["points"]] == [("attention", 32), ("mamba", 32)]
     by_family = {p["family"]: p for p in sweep["points"]}
     for point in by_family.values():

@@ -30,7 +30,7 @@ def test_identify_refuses_other_files():
 def _record(recipe: str, family: str, task: str, metrics: dict, stand_in: bool = False) -> dict:
     return {"experiment": f"lra-{recipe}-{family}-cpu", "recipe": recipe, "family": family, "setting": "cpu",
             "task": task, "task_description": f"{task} description", "stand_in": stand_in, "model": f"{family}-tiny",
-            "parameters": 12345, "metrics": metrics, "train_seconds": 600.0,
+            "parameters": 12345, "metrics": metrics, "train_seconds": 600.0, "train_steps": 1200, "batch_size": 32,
             "command": f"zoo train configs/experiments/lra/{recipe}-{family}-cpu.yaml",
             "run_date": "2026-12-03T00:00:00+00:00"}
 
@@ -49,7 +49,7 @@ def test_docs_are_rendered_from_records(tmp_path, monkeypatch):
     assert {"task", "setting", "family", "metric", "value", "command", "run_date"} <= set(rows[0])
     page = outputs[tmp_path / "docs" / "results.md"]
     assert "### image-standin (STAND-IN)" in page and "not comparable" in page
-    assert ("| mamba | cpu | mamba-tiny | 12,345 | 37.50 | 10 min | "
+    assert ("| mamba | cpu | mamba-tiny | 12,345 | 37.50 | 10 min | 1,200 x 32 | "
             "`zoo train configs/experiments/lra/listops-mamba-cpu.yaml` |") in page
     assert "Data of the `cpu` runs: a CPU-scale ListOps" in page, "each task says how its data was made"
     assert "| S4 (Gu et al., 2022; the repo's final runs) | 59.50 |" in page
