@@ -11,8 +11,8 @@ from zoo.models.layers.revin import RevIN
 
 import zoo
 
-# float64 throughout: the round trip and the equivariance differ only by rounding. Over 50 seeds (make sweep) the worst
-# errors were 5.3e-15 (round trip) and 2.0e-12 (equivariance, after the network): at most 2e-3 of these tolerances.
+# float64 throughout: what is compared with TOL differs only by rounding. Calibration (make sweep, 50 seeds): the
+# worst error / tolerance of each test is stated beside its comparisons.
 TOL = dict(rtol=1e-9, atol=1e-9)
 
 
@@ -28,13 +28,15 @@ def test_normalized_windows_have_zero_mean_unit_std_and_come_back(seed):
     x = 3.0 + 2.5 * torch.randn(6, 20, 4, dtype=torch.float64)
     normalized, stats = revin.normalize(x)
     torch.testing.assert_close(normalized.mean(1), torch.zeros(6, 4, dtype=torch.float64), **TOL)
-    torch.testing.assert_close(normalized.std(1, unbiased=False), torch.ones(6, 4, dtype=torch.float64), rtol=1e-5,
-                               atol=1e-5)  # eps 1e-5 inside the square root: 1 / sqrt(1 + 1e-5 / var)
+    variance = x.var(1, unbiased=False)  # eps 1e-5 sits inside the square root: std = sqrt(var / (var + eps))
+    torch.testing.assert_close(normalized.std(1, unbiased=False), (variance / (variance + 1e-5)).sqrt(), **TOL)
     with torch.no_grad():
         revin.weight.uniform_(0.5, 2.0)
         revin.bias.normal_()
     normalized, stats = revin.normalize(x)
-    torch.testing.assert_close(revin.denormalize(normalized, stats), x, **TOL)
+    # denormalize divides by weight + eps^2 (RevIN's guard against a zero weight): exact to about 1e-10 relative.
+    # Over two 50-seed sweeps the worst error was 0.084 of this tolerance (the comparisons with TOL above: < 1e-6).
+    torch.testing.assert_close(revin.denormalize(normalized, stats), x, rtol=1e-8, atol=1e-8)
 
 
 def test_padding_does_not_change_the_statistics(seed):
@@ -44,7 +46,7 @@ def test_padding_does_not_change_the_statistics(seed):
     padded = x.clone()
     for row, length in enumerate(lengths.tolist()):
         padded[row, length:] = 1e6  # padding may hold anything
-    normalized, (mean, std) = revin.normalize(padded, lengths)
+    normalized, (mean, std) = revin.normalize(padded, lengths)  # 50 seeds: worst error 3.2e-7 of TOL
     for row, length in enumerate(lengths.tolist()):
         alone, (alone_mean, alone_std) = revin.normalize(x[row : row + 1, :length])
         torch.testing.assert_close(normalized[row : row + 1, :length], alone, **TOL)
@@ -61,6 +63,7 @@ def test_forecasts_follow_shift_and_scale_of_the_window(seed):
     scale = torch.rand(1, 1, 3, dtype=torch.float64) * 4.5 + 0.5
     with torch.no_grad():
         base, shifted, scaled = model(x), model(x + shift), model(x * scale)
+    # over two 50-seed sweeps the worst error was 0.016 of these tolerances (the scale comparison)
     assert base.shape == (4, 5, 3)
     torch.testing.assert_close(shifted, base + shift, **TOL)
     torch.testing.assert_close(scaled, base * scale, rtol=1e-3, atol=1e-3)
