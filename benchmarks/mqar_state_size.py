@@ -3,6 +3,7 @@
     python -m benchmarks.mqar_state_size                       # every family at d_model 32, 64, 128
     python -m benchmarks.mqar_state_size --families mamba xlstm --widths 64
     python -m benchmarks.mqar_state_size --jobs 2              # two points at a time, one thread each
+    python -m benchmarks.mqar_state_size --redraw              # the plot again from the record, no training
 
 Each point trains `configs/experiments/mqar-state-size.yaml` with the family's -tiny preset at one width
 (`zoo train ... model.name=<preset> model.d_model=<width>`), records its test accuracy, and measures the state a
@@ -19,6 +20,7 @@ import datetime
 import json
 import multiprocessing
 import sys
+import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -85,23 +87,33 @@ def trained_points(plan: list[tuple], jobs: int) -> Iterator[dict]:
         yield from (future.result() for future in as_completed(futures))
 
 
+MARKERS = "os^Dv<>PX*h"
+
+
 def plot(points: list[dict], setting: str, path: Path) -> None:
-    """Accuracy against state bytes (log x), one line per family."""
+    """Accuracy against state bytes (log x), one line per family (a colour and marker of its own), each point marked
+    with its d_model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for family in sorted({p["family"] for p in points}):
-        line = sorted((p for p in points if p["family"] == family), key=lambda p: p["state_bytes"])
-        axes.plot([p["state_bytes"] for p in line], [p["test_acc"] for p in line], marker="o", label=family)
+    figure, axes = plt.subplots(figsize=(10, 5.5))
+    colours = plt.get_cmap("tab20").colors
+    for index, family in enumerate(sorted({p["family"] for p in points})):
+        line = sorted((p for p in points if p["family"] == family), key=lambda p: (p["state_bytes"], p["d_model"]))
+        x, y = [p["state_bytes"] for p in line], [p["test_acc"] for p in line]
+        axes.plot(x, y, marker=MARKERS[index % len(MARKERS)], color=colours[(2 * index) % 20 + index // 10],
+                  label=family)
+        for point in line:
+            axes.annotate(str(point["d_model"]), (point["state_bytes"], point["test_acc"]), fontsize=6,
+                          textcoords="offset points", xytext=(4, 3))
     axes.set_xscale("log")
-    axes.set_xlabel("decoding state after the sequence (bytes, batch 1)")
+    axes.set_xlabel("decoding state after the sequence (bytes, batch 1); numbers: d_model")
     axes.set_ylabel("MQAR test accuracy")
-    axes.set_title(f"{setting}: accuracy vs state size", fontsize=10)
+    axes.set_title("\n".join(textwrap.wrap(f"{setting}: accuracy vs state size", 100)), fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8, ncol=2)
+    axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     atomic_write_bytes(path, lambda file: figure.savefig(file, format="png", dpi=120))
     plt.close(figure)
@@ -131,7 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=CONFIG, help=f"the MQAR setting (default: {CONFIG.name})")
     parser.add_argument("--record", type=Path, default=RECORD, help="the JSON record to merge into")
     parser.add_argument("--plot", type=Path, default=PLOT, help="the picture to redraw")
+    parser.add_argument("--redraw", action="store_true", help="only redraw the plot from the record (no training)")
     args = parser.parse_args(argv)
+    if args.redraw:
+        if not args.record.is_file():
+            raise SystemExit(f"no record at {args.record}: run the sweep first")
+        sweep = json.loads(args.record.read_text())
+        plot(sweep["points"], sweep["setting"], args.plot)
+        print(f"redrew {args.plot}")
+        return 0
     config = args.config.resolve()
     setting = describe(config)
     plan = [(config, family, families[family].cpu_preset, width) for family in args.families or sorted(families)

@@ -37,6 +37,9 @@ def test_points_merge_into_the_record_and_plot(tmp_path, seed):
     # attention keeps keys and values of all 32 steps (more than Mamba's fixed state at this width)
     assert by_family["attention"]["state_bytes"] > by_family["mamba"]["state_bytes"]
     assert picture.read_bytes().startswith(b"\x89PNG")
+    picture.unlink()
+    assert mqar_state_size.main(["--redraw", *files]) == 0 and picture.read_bytes().startswith(b"\x89PNG")
+    assert json.loads(record.read_text()) == sweep, "redrawing trains nothing and leaves the record"
 
     assert mqar_state_size.main(["--families", "mamba", "--widths", "32", *files]) == 0
     again = json.loads(record.read_text())
