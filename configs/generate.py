@@ -79,6 +79,7 @@ class Recipe:
     weight_decay: float | None = None  # None: S4's 0.05 for encoders, zoology's 0.1 for causal models
     patience: int | None = None  # early stopping on the validation metric (validations without improvement)
     warmup_steps: int = 1000  # of the recipe (its CPU variant warms up for 100)
+    long_windows: bool | None = None  # widen the CPU model's attention windows (None: for encoders, not causal tasks)
 
     def data_for(self, cpu: bool) -> str:
         """How to get the data of the recipe (`cpu` False) or of its CPU variant (its own set, if it has one)."""
@@ -150,6 +151,30 @@ RECIPES = {
                                   "S4's encoder layout (6 layers, bidirectional, mean pooling)",
                                   "zoo data prepare timeseries/uea (PyPI aeon, its files only)", patience=10,
                                   warmup_steps=100, cpu_batch_size=16, cpu_epochs=30),
+    "splice": Recipe("genomics", {"name": "splice"}, 128, 1e-3, 32, 50,
+                     "no published recipe for this set; S4's encoder layout (6 layers, bidirectional, mean pooling), "
+                     "AdamW, cosine with warmup, early stopping after 10 validations without improvement",
+                     "zoo data prepare genomics/splice (Debian r-cran-mlbench, read at run time: GPL-2, never copied)",
+                     patience=10, warmup_steps=100, cpu_batch_size=32, cpu_epochs=30),
+    "genome-species": Recipe("genomics", {"name": "genome-species", "window": 1024}, 128, 6e-4, 64, 20,
+                             "HyenaDNA's species classification (REFERENCES §3) at bacterial scale: random windows, "
+                             "one whole strain per species held out for test, reverse-complement augmentation; S4's "
+                             "encoder layout", "zoo data prepare genomics/ragout (Debian ragout-examples)",
+                             cpu_task={"window": 512, "train_windows": 4000, "eval_windows": 64}, cpu_batch_size=32,
+                             cpu_epochs=5, cpu_lr=1e-3, warmup_steps=100),
+    "bacteria-lm": Recipe("genomics", {"name": "bacteria-lm", "window": 1024}, 128, 6e-4, 64, 20,
+                          "HyenaDNA-style next-base pretraining (character tokens, reverse-complement augmentation, "
+                          "bits per base; REFERENCES §3) on 12 bacterial genomes, 4 whole strains held out for test; "
+                          "the family's 2-layer tiny pattern at the recipe width", "zoo data prepare genomics/ragout "
+                          "(Debian ragout-examples)", bidirectional=False, long_windows=True,
+                          cpu_task={"train_windows": 4000, "eval_windows": 128}, cpu_batch_size=16, cpu_epochs=4,
+                          cpu_lr=1e-3, warmup_steps=100),
+    "chr22-lm": Recipe("genomics", {"name": "chr22-lm", "window": 1024}, 128, 6e-4, 64, 20,
+                       "HyenaDNA-style next-base pretraining (REFERENCES §3) on human chr22, the last 10% of its "
+                       "coordinates held out for test; the family's 2-layer tiny pattern at the recipe width",
+                       "zoo data prepare genomics/chr22 (Debian maffilter-examples)", bidirectional=False, long_windows=True,
+                       cpu_task={"train_windows": 4000, "eval_windows": 128}, cpu_batch_size=16, cpu_epochs=4,
+                       cpu_lr=1e-3, warmup_steps=100),
     "mqar-grid": Recipe("synthetic", {"name": "mqar-grid"}, 128, 1e-3, 64, 32,
                         "zoology's MQAR grid (REFERENCES §3): vocabulary 8192, train mixture up to (256, 64), "
                         "test up to (1024, 256); 2-layer models", "generated on first use", bidirectional=False,
@@ -186,7 +211,8 @@ def recipe_model(family: Family, recipe: Recipe) -> dict[str, Any]:
 def cpu_model(family: Family, recipe: Recipe) -> dict[str, Any]:
     """The family's `-tiny` preset, its windows widened for the LRA lengths."""
     model: dict[str, Any] = {"name": family.cpu_preset}
-    if recipe.bidirectional and family.cpu_mixers:
+    widen = recipe.bidirectional if recipe.long_windows is None else recipe.long_windows
+    if widen and family.cpu_mixers:
         model["mixers"] = {name: dict(fields) for name, fields in family.cpu_mixers.items()}
     return _encoder_side(model, recipe)
 

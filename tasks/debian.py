@@ -24,6 +24,13 @@ def unpacked_root(package: str, data_dir: Path | None = None) -> Path:
     return (data_dir or default_data_dir()) / "debian" / package
 
 
+def package_path(package: str, path: str, data_dir: Path | None = None) -> Path:
+    """Where `path` (absolute, as `package` installs it) is read from: the system's copy when it exists, else its place
+    in the copy `unpack` makes under the data dir (which may not exist yet)."""
+    system = Path(path)
+    return system if system.exists() else unpacked_root(package, data_dir) / system.relative_to("/")
+
+
 def debian_file(package: str, path: str, *, fetch: bool, data_dir: Path | None = None, prepare: str = "") -> Path:
     """The file `path` (absolute, as the package installs it) of Debian `package`.
 
