@@ -16,20 +16,17 @@ the window or the whole sequence). Writes benchmarks/results/mqar-state-size.jso
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import multiprocessing
 import sys
 import textwrap
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 
 from benchmarks.harness.measure import state_bytes
+from benchmarks.harness.sweep import merge_points, trained_points
 from benchmarks.task_runs import ROOT, generated_configs
-from zoo.atomic import atomic_write_bytes, atomic_write_text
+from zoo.atomic import atomic_write_bytes
 
 CONFIG = ROOT / "configs" / "experiments" / "mqar-state-size.yaml"
 RECORD = ROOT / "benchmarks" / "results" / "mqar-state-size.json"
@@ -76,17 +73,6 @@ def run_point(config_path: Path, family: str, preset: str, width: int, threads: 
             "command": " ".join(["zoo", "train", str(shown), *overrides[:2]])}
 
 
-def trained_points(plan: list[tuple], jobs: int) -> Iterator[dict]:
-    """`run_point(*p)` for each p of `plan`, yielded as each finishes: here one after another (`jobs` 1), or `jobs`
-    at a time in spawned processes of one thread each."""
-    if jobs == 1:
-        yield from (run_point(*point) for point in plan)
-        return
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_point, *point, 1) for point in plan]
-        yield from (future.result() for future in as_completed(futures))
-
-
 MARKERS = "os^Dv<>PX*h"
 
 
@@ -122,14 +108,8 @@ def plot(points: list[dict], setting: str, path: Path) -> None:
 def write_record(points: list[dict], setting: str, record: Path, plot_path: Path) -> None:
     """Merge `points` into `record` (replacing earlier points of the same family and width; dropping all earlier
     points if they were measured at another setting), write it and redraw the plot, each file whole or not at all."""
-    previous = json.loads(record.read_text()) if record.is_file() else {"points": []}
-    done = {(p["family"], p["d_model"]) for p in points}
-    kept = [p for p in previous["points"] if (p["family"], p["d_model"]) not in done
-            and previous.get("setting") == setting]
-    payload = {"command": "python -m benchmarks.mqar_state_size", "setting": setting,
-               "run_date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "points": sorted(kept + points, key=lambda p: (p["family"], p["d_model"]))}
-    atomic_write_text(record, json.dumps(payload, indent=1) + "\n")
+    payload = merge_points(record, points, lambda p: (p["family"], p["d_model"]), setting,
+                           "python -m benchmarks.mqar_state_size")
     plot(payload["points"], setting, plot_path)
 
 
@@ -156,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     setting = describe(config)
     plan = [(config, family, families[family].cpu_preset, width) for family in args.families or sorted(families)
             for width in args.widths]
-    for point in trained_points(plan, args.jobs):
+    for point in trained_points(run_point, plan, args.jobs):
         print(json.dumps(point), flush=True)
         write_record([point], setting, args.record, args.plot)
     print(f"wrote {args.record} and {args.plot}")
