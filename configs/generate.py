@@ -80,6 +80,9 @@ class Recipe:
     patience: int | None = None  # early stopping on the validation metric (validations without improvement)
     warmup_steps: int = 1000  # of the recipe (its CPU variant warms up for 100)
     long_windows: bool | None = None  # widen the CPU model's attention windows (None: for encoders, not causal tasks)
+    # the recipe model: six mixers in the family's pattern (None: for encoders; causal tasks keep the tiny pattern)
+    six_layers: bool | None = None
+    cpu_note: str = ""  # what else the CPU variant changes (its task fields, in words; in its header)
 
     def data_for(self, cpu: bool) -> str:
         """How to get the data of the recipe (`cpu` False) or of its CPU variant (its own set, if it has one)."""
@@ -96,6 +99,30 @@ _TSLIB = ("Time-Series-Library's long-term forecasting protocol and defaults (RE
           "RevIN around the model; 2 layers")
 _ETT_DATA = ("ETTh1.csv of zhouhaoyi/ETDataset in $SEQZOO_DATA/ett (not installable from a registry; the checkout's "
              "../shared/data/ett holds it here)")
+
+_SEQUENTIAL = ("sequential image classification in the style of S4's sMNIST / sCIFAR runs (REFERENCES §3; S4: 91% on "
+               "sCIFAR): one pixel a step, causal, 6 layers, mean-pooled output (in a causal model, each position's "
+               "summary of the pixels read so far: sparse attention's last position alone would not see the whole "
+               "image), AdamW wd 0.05, cosine with warmup; widths, rates and epochs ours")
+_PATCHES = ("ViT-style classification of small images: 4x4 patches, 6 layers run both ways, mean pooling; DeiT's "
+            "mixing (mixup 0.8, CutMix 1.0, label smoothing 0.1), random crop (padding 4) and horizontal flip, AdamW "
+            "wd 0.05, cosine with warmup; widths, rates and epochs ours")
+_FASHION_DATA = "zoo data prepare lra/image-standin (Debian dataset-fashion-mnist)"
+_MNIST_DATA = "data_dir=<folder holding MNIST's four IDX files> (full MNIST is not available offline)"
+_CIFAR_DATA = "data_dir=<folder holding cifar-10-batches-py> (CIFAR-10 is not available offline)"
+# sequential images: a causal classifier of 784-1024 steps, with the encoders' six layers and widened CPU windows
+_CAUSAL_CLASSIFIER = {"bidirectional": False, "long_windows": True, "six_layers": True, "weight_decay": 0.05,
+                      "model_fields": {"head": {"kind": "classifier", "pool": "mean"}}, "cpu_epochs": 2}
+_MIXING = {"mixup_alpha": 0.8, "cutmix_alpha": 1.0, "label_smoothing": 0.1}
+_CPU_MIXING = {"cpu_task": {"mixup_alpha": 0.2, "cutmix_alpha": 0.0}, "cpu_batch_size": 64, "cpu_epochs": 3,
+               "cpu_note": "lighter mixing for a short run: mixup 0.2 and no CutMix (label smoothing 0.1 kept)"}
+
+
+def _subset(images: int, of: int) -> str:
+    """The CPU note of a sequential image recipe that trains on the first `images` of `of` training images."""
+    return (f"training on the first {images:,} of the {of:,} training images (task.max_train), validation and test "
+            "whole")
+
 
 RECIPES = {
     "listops": Recipe("lra", {"name": "lra-listops"}, 256, 0.01, 32, 40, _S4,
@@ -172,7 +199,8 @@ RECIPES = {
     "chr22-lm": Recipe("genomics", {"name": "chr22-lm", "window": 1024}, 128, 6e-4, 64, 20,
                        "HyenaDNA-style next-base pretraining (REFERENCES §3) on human chr22, the last 10% of its "
                        "coordinates held out for test; the family's 2-layer tiny pattern at the recipe width",
-                       "zoo data prepare genomics/chr22 (Debian maffilter-examples)", bidirectional=False, long_windows=True,
+                       "zoo data prepare genomics/chr22 (Debian maffilter-examples)", bidirectional=False,
+                       long_windows=True,
                        cpu_task={"train_windows": 4000, "eval_windows": 128}, cpu_batch_size=16, cpu_epochs=4,
                        cpu_lr=1e-3, warmup_steps=100),
     "mqar-grid": Recipe("synthetic", {"name": "mqar-grid"}, 128, 1e-3, 64, 32,
@@ -190,6 +218,16 @@ RECIPES = {
                               "induction heads as in H3 / Hyena: vocabulary 20, length 256", "generated on first use",
                               bidirectional=False, cpu_task={"seq_len": 128, "num_train": 20000}, cpu_batch_size=64,
                               cpu_epochs=10),
+    "smnist": Recipe("vision", {"name": "smnist"}, 256, 0.01, 50, 100, _SEQUENTIAL, _MNIST_DATA,
+                     cpu_task={"max_train": 10000}, cpu_note=_subset(10000, 54000), **_CAUSAL_CLASSIFIER),
+    "sfashion-mnist": Recipe("vision", {"name": "sfashion-mnist"}, 256, 0.01, 50, 100, _SEQUENTIAL, _FASHION_DATA,
+                             cpu_task={"max_train": 10000}, cpu_note=_subset(10000, 54000), **_CAUSAL_CLASSIFIER),
+    "scifar10": Recipe("vision", {"name": "scifar10"}, 512, 0.01, 50, 200, _SEQUENTIAL, _CIFAR_DATA,
+                       cpu_task={"max_train": 8000}, cpu_note=_subset(8000, 45000), **_CAUSAL_CLASSIFIER),
+    "fashion-mnist-2d": Recipe("vision", {"name": "fashion-mnist-2d", **_MIXING}, 256, 1e-3, 128, 100, _PATCHES,
+                               _FASHION_DATA, **_CPU_MIXING),
+    "cifar10-2d": Recipe("vision", {"name": "cifar10-2d", **_MIXING}, 384, 1e-3, 128, 200, _PATCHES, _CIFAR_DATA,
+                         **_CPU_MIXING),
 }
 
 
@@ -199,9 +237,10 @@ def recipe_model(family: Family, recipe: Recipe) -> dict[str, Any]:
     at the recipe width. MLP width twice the model's where the preset has one."""
     from zoo.models import model_config
 
-    preset_name = family.recipe_preset if recipe.bidirectional else family.cpu_preset
+    six = recipe.bidirectional if recipe.six_layers is None else recipe.six_layers
+    preset_name = family.recipe_preset if six else family.cpu_preset
     model: dict[str, Any] = {"name": preset_name, "d_model": recipe.d_model}
-    if recipe.bidirectional:
+    if six:
         model["layers"] = list(family.recipe_layers)
     if model_config(preset_name).d_intermediate:
         model["d_intermediate"] = 2 * recipe.d_model
@@ -254,6 +293,8 @@ def experiment(task: str, family_name: str, cpu: bool) -> tuple[str, dict[str, A
         header = (f"{name}: the CPU-scale setting of {task} for the {family_name} family (its -tiny model, "
                   f"{recipe.cpu_epochs} epochs, at most 30 minutes on 2 cores).\nRecipe it scales down: "
                   f"{task}-{family_name}.yaml.")
+        if recipe.cpu_note:
+            header += f"\nCPU setting: {recipe.cpu_note}."
     else:
         config = {
             "name": name,

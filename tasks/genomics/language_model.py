@@ -9,7 +9,7 @@ the held-out sequence. Each position predicts the next base: `inputs` and `targe
 (`test/bpt`) is its mean in bits. A model that knew nothing would score 2 bits per base (uniform A C G T).
 
 Splits:
-- `bacteria-lm`: test, the held-out strains (`test_strains`, species -> strain; by default the strain each ragout
+- `bacteria-lm`: test, the held-out strains (`test_strains`, `<Species>/<Strain>`; by default the strain each ragout
   example assembles, one per species); val, the last `val_fraction` of every chromosome of the other strains;
   train, the rest of those chromosomes.
 - `chr22-lm`: the human bases in coordinate order cut into train, val (`val_fraction`) and test (`test_fraction`),
@@ -58,7 +58,7 @@ class BacteriaLMConfig(GenomeWindowsConfig):
     """`bacteria-lm`; `data_dir` empty: the ragout-examples package."""
 
     name: str = "bacteria-lm"
-    test_strains: dict[str, str] = field(default_factory=lambda: dict(HELD_OUT))
+    test_strains: list[str] = field(default_factory=lambda: list(HELD_OUT))
 
 
 @dataclass
@@ -112,12 +112,13 @@ class BacteriaLMDataModule(GenomeLanguageModelTask):
 
     @property
     def description(self) -> str:
-        held = ", ".join(f"{species} {strain}" for species, strain in sorted(self.config.test_strains.items()))
-        return (f"causal nucleotide LM on bacterial genomes (ragout-examples), windows of {self.config.window:,} bases; "
+        held = ", ".join(sorted(self.config.test_strains))
+        return (f"causal nucleotide LM on bacterial genomes (ragout-examples), windows of {self.config.window:,} "
+                f"bases; "
                 f"test: the held-out strains {held}")
 
     def segments(self) -> dict[str, list[Segment]]:
-        return strain_segments(read_strains(self.data_dir), dict(self.config.test_strains), self.config.val_fraction)
+        return strain_segments(read_strains(self.data_dir), list(self.config.test_strains), self.config.val_fraction)
 
 
 @register_task("chr22-lm", Chr22LMConfig)

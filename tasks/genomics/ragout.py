@@ -11,8 +11,8 @@ draft assemblies and are not read.
 or a user's own collection. Decoding the 48 Mbp takes about 20 s, so the decoded ids are cached (`zoo.tasks.cache`,
 keyed by each file's path, size and modification time) under `<data dir>/cache/genomics`.
 
-Held-out strains (`HELD_OUT`): for each species, the strain its ragout example assembles (the contigs file names it):
-MG1655-K12, SJM180, USA300_FPR3757, H1.
+Held-out strains (`HELD_OUT`, as `<Species>/<Strain>`): for each species, the strain its ragout example assembles
+(the contigs file names it): MG1655-K12, SJM180, USA300_FPR3757, H1.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from zoo.tasks.prepare import register_preparer
 PACKAGE = "ragout-examples"
 EXAMPLES = "/usr/share/doc/ragout/examples"
 PREPARER = "genomics/ragout"
-HELD_OUT = {"E.Coli": "MG1655-K12", "H.Pylori": "SJM180", "S.Aureus": "USA300_FPR3757", "V.Cholerae": "H1"}
+HELD_OUT = ("E.Coli/MG1655-K12", "H.Pylori/SJM180", "S.Aureus/USA300_FPR3757", "V.Cholerae/H1")
 CACHE_VERSION = 1
 SUFFIXES = (".fasta.gz", ".fa.gz", ".fasta", ".fa")
 
@@ -94,16 +94,27 @@ def read_strains(folder: Path) -> list[Strain]:
     return [Strain(species, strain, records) for (species, strain), records in strains.items()]
 
 
-def held_out(strains: list[Strain], names: dict[str, str]) -> set[tuple[str, str]]:
-    """(species, strain) of the held-out strains `names` (species -> strain); DataError naming a species or strain
-    that `strains` lacks, or a species left with no training strain."""
+def parse_strains(names: list[str]) -> set[tuple[str, str]]:
+    """`["E.Coli/MG1655-K12", ...]` -> {(species, strain)}; DataError for a name that is not `<Species>/<Strain>`."""
+    parsed = {tuple(str(name).split("/")) for name in names}
+    malformed = sorted("/".join(pair) for pair in parsed if len(pair) != 2 or not all(pair))
+    if malformed or not parsed:
+        raise DataError(f"task.test_strains: {malformed or 'nothing'} is not a list of <Species>/<Strain> names "
+                        f"(e.g. {list(HELD_OUT)})")
+    return parsed
+
+
+def held_out(strains: list[Strain], names: list[str]) -> set[tuple[str, str]]:
+    """(species, strain) of the held-out strains `names` (`<Species>/<Strain>`); DataError naming a species or strain
+    that `strains` lacks, a species that no held-out strain names, or a species left with no training strain."""
     present = {(strain.species, strain.strain) for strain in strains}
     species = {strain.species for strain in strains}
-    chosen = set(names.items())
-    missing = sorted(chosen - present)
+    chosen = parse_strains(names)
+    missing = sorted("/".join(pair) for pair in chosen - present)
     if missing:
-        raise DataError(f"held-out strain(s) {missing} are not among the genomes read ({sorted(present)}); set "
-                        "task.test_strains to one strain of each species")
+        raise DataError(f"held-out strain(s) {missing} are not among the genomes read "
+                        f"({sorted('/'.join(pair) for pair in present)}); set task.test_strains to one strain of each "
+                        "species")
     uncovered = sorted(species - {name for name, _ in chosen})
     if uncovered:
         raise DataError(f"task.test_strains names no held-out strain for species {uncovered}")
@@ -113,9 +124,9 @@ def held_out(strains: list[Strain], names: dict[str, str]) -> set[tuple[str, str
     return chosen
 
 
-def strain_segments(strains: list[Strain], test_strains: dict[str, str], val_fraction: float,
+def strain_segments(strains: list[Strain], test_strains: list[str], val_fraction: float,
                     labels: dict[str, int] | None = None) -> dict[str, list[Segment]]:
-    """Split genomes for training: "test" the whole held-out strains `test_strains` (species -> strain), "val" the
+    """Split genomes for training: "test" the whole held-out strains `test_strains` (`<Species>/<Strain>`), "val" the
     last `val_fraction` of every record of the other strains, "train" the rest of those records. With `labels`
     (species -> class id), each segment carries its species' class."""
     test = held_out(strains, test_strains)
@@ -153,6 +164,6 @@ def prepare_ragout(args: argparse.Namespace) -> Path:
         table.add_column(column, justify="left" if column in ("species", "strain") else "right")
     for strain in strains:
         table.add_row(strain.species, strain.strain, str(len(strain.records)), f"{strain.bases:,}",
-                      "test" if HELD_OUT.get(strain.species) == strain.strain else "")
+                      "test" if f"{strain.species}/{strain.strain}" in HELD_OUT else "")
     Console().print(table)
     return folder

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.tasks.base import TaskDataModule, TaskIO, register_task
 from zoo.tasks.genomics.language_model import GenomeWindowsConfig
 from zoo.tasks.genomics.nucleotides import VOCAB
-from zoo.tasks.genomics.ragout import HELD_OUT, package_folder, read_strains, strain_segments
+from zoo.tasks.genomics.ragout import HELD_OUT, package_folder, parse_strains, read_strains, strain_segments
 from zoo.tasks.genomics.windows import FixedWindows, RandomWindows
 
 
@@ -28,7 +28,7 @@ class GenomeSpeciesConfig(GenomeWindowsConfig):
     name: str = "genome-species"
     train_windows: int = 8_000
     eval_windows: int = 128
-    test_strains: dict[str, str] = field(default_factory=lambda: dict(HELD_OUT))
+    test_strains: list[str] = field(default_factory=lambda: list(HELD_OUT))
 
 
 @register_task("genome-species", GenomeSpeciesConfig)
@@ -45,7 +45,7 @@ class GenomeSpeciesDataModule(TaskDataModule):
     @property
     def species(self) -> tuple[str, ...]:
         """The class names: the species the held-out strains name, sorted."""
-        return tuple(sorted(self.config.test_strains))
+        return tuple(sorted({species for species, _ in parse_strains(self.config.test_strains)}))
 
     @property
     def io(self) -> TaskIO:
@@ -54,7 +54,7 @@ class GenomeSpeciesDataModule(TaskDataModule):
 
     @property
     def description(self) -> str:
-        held = ", ".join(f"{species} {strain}" for species, strain in sorted(self.config.test_strains.items()))
+        held = ", ".join(sorted(self.config.test_strains))
         return (f"species of random {self.config.window:,}-base windows of bacterial genomes (ragout-examples); test: "
                 f"the held-out strains {held}")
 
@@ -64,7 +64,7 @@ class GenomeSpeciesDataModule(TaskDataModule):
         config = self.config
         labels = {species: index for index, species in enumerate(self.species)}
         strains = [strain for strain in read_strains(self.data_dir) if strain.species in labels]
-        splits = strain_segments(strains, dict(config.test_strains), config.val_fraction, labels)
+        splits = strain_segments(strains, list(config.test_strains), config.val_fraction, labels)
         self.datasets = {
             "train": RandomWindows(splits["train"], config.window, config.train_windows, language_model=False,
                                    reverse_complement=config.reverse_complement, balance_labels=True,

@@ -9,8 +9,9 @@ this project. Each base is three indicator columns: A = 1 0 0, C = 0 1 0, G = 0 
 column triple `i` is base `i`. A check on the decoding: 759 of the 767 donors carry the splice consensus GT at bases
 31-32, right after the boundary.
 
-Split: StatLog's sizes, 2,000 training and 1,186 test sequences, drawn stratified by class from a generator seeded
-with `split_seed` (mlbench does not keep StatLog's order); 10% of the 2,000, stratified, validate.
+Split: StatLog's sizes, 2,000 training and 1,186 test sequences (the same shares of a smaller file), drawn
+stratified by class from a generator seeded with `split_seed` (mlbench does not keep StatLog's order); 10% of the
+2,000, stratified, validate.
 `inputs` LongTensor `[B, 60]` (nucleotide ids), `targets` LongTensor `[B]` (0 ei, 1 ie, 2 n).
 """
 
@@ -33,7 +34,7 @@ DATA_FILE = "/usr/lib/R/site-library/mlbench/data/DNA.rda"
 PREPARER = "genomics/splice"
 BASES = 60
 CLASSES = ("ei", "ie", "n")
-TEST_SIZE = 1186
+SIZE, TEST_SIZE = 3186, 1186
 VAL_FRACTION = 0.1
 CODE_TO_ID = {0b100: A, 0b010: C, 0b001: G, 0b000: T}  # the three indicator bits of a base, read as a number
 
@@ -89,18 +90,21 @@ def read_splice(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     if len(bad):
         row, base = (int(value) for value in bad[0])
         raise DataError(f"{path}: row {row + 1}, base {base + 1} (columns V{3 * base + 1}-V{3 * base + 3}) holds "
-                        f"{bits[row, base].tolist()}, not one of StatLog's base codes A 100 C 010 G 001 T 000; {repair}")
+                        f"{bits[row, base].tolist()}, not one of StatLog's base codes A 100 C 010 G 001 T 000; "
+                        f"{repair}")
     return ids.to(torch.uint8), torch.tensor(frame["Class"].cat.codes.to_numpy(), dtype=torch.long)
 
 
 def stratified_split(classes: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
-    """Indices of "train", "val", "test": per class a seeded permutation, its share of `TEST_SIZE` to test, then
-    `VAL_FRACTION` of the rest to val; each class's share rounded so the test set has exactly `TEST_SIZE`."""
+    """Indices of "train", "val", "test": per class a seeded permutation, its share of the test set to test, then
+    `VAL_FRACTION` of the rest to val. The test set holds StatLog's share, `round(n * 1186 / 3186)` of the n
+    sequences (exactly 1,186 of the 3,186), each class's part of it rounded by largest remainder."""
     generator = torch.Generator().manual_seed(seed)
     counts = torch.bincount(classes, minlength=len(CLASSES))
-    shares = (counts.double() * TEST_SIZE / len(classes)).floor().long()
-    shares[torch.argsort(counts.double() * TEST_SIZE / len(classes) - shares, descending=True)[
-        : TEST_SIZE - int(shares.sum())]] += 1
+    test_size = round(len(classes) * TEST_SIZE / SIZE)
+    exact = counts.double() * test_size / len(classes)
+    shares = exact.floor().long()
+    shares[torch.argsort(exact - shares, descending=True)[: test_size - int(shares.sum())]] += 1
     splits: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
     for label in range(len(CLASSES)):
         members = torch.nonzero(classes == label).flatten()

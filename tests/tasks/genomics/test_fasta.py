@@ -4,18 +4,14 @@ characters, truncated gzip, sequence before a header, empty records) are named b
 
 from __future__ import annotations
 
-import gzip
 import random
 
 import pytest
 import torch
+from files_genomics import random_bases, write_fasta
 from zoo.tasks import DataError
 from zoo.tasks.genomics.fasta import read_fasta
 from zoo.tasks.genomics.nucleotides import VOCAB, A, C, G, InvalidBaseError, N, T, decode, encode, reverse_complement
-
-
-def random_bases(rng: random.Random, length: int, alphabet: str = "ACGT") -> str:
-    return "".join(rng.choice(alphabet) for _ in range(length))
 
 
 def test_encoding_maps_case_rna_and_ambiguity_codes():
@@ -37,16 +33,6 @@ def test_reverse_complement(seed):
     assert torch.equal(reverse_complement(reverse_complement(ids)), ids)
     batch = torch.stack([ids, ids.flip(0)])
     assert torch.equal(reverse_complement(batch)[1], reverse_complement(ids.flip(0)))
-
-
-def write_fasta(path, records: dict[str, str], width: int = 60, compress: bool = False) -> None:
-    text = "".join(f">{name} some description\n" + "".join(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
-                   for name, seq in records.items())
-    if compress:
-        with gzip.open(path, "wb") as file:
-            file.write(text.encode())
-    else:
-        path.write_text(text)
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import gzip
 import random
 
 import pytest
+from files_genomics import write_maf
 from zoo.tasks import DataError
 from zoo.tasks.genomics.maf import read_maf
 from zoo.tasks.genomics.nucleotides import decode
@@ -17,22 +17,6 @@ SPECIES = ("homo_sapiens.22", "pan_troglodytes.22", "gorilla_gorilla.22")
 def aligned(rng: random.Random, length: int) -> str:
     """An aligned text: bases (some lowercase, as repeats are) with gaps."""
     return "".join(rng.choice("ACGTacgt--") for _ in range(length))
-
-
-def write_maf(path, blocks: list[list[tuple[str, int, str]]], compress: bool = False) -> None:
-    """blocks: rows of (src, start, text); srcSize 10^6, strand +."""
-    lines = ["##maf version=1 scoring=none", "# a comment"]
-    for index, rows in enumerate(blocks):
-        lines.append(f"a score={index}.5")
-        for src, start, text in rows:
-            size = len(text) - text.count("-")
-            lines.append(f"s {src} {start} {size} + 1000000 {text}")
-        lines.append("i homo_sapiens.22 C 0 C 0" if index == 0 else "")
-        lines.append("")
-    data = ("\n".join(lines) + "\n").encode()
-    if compress:
-        data = gzip.compress(data)
-    path.write_bytes(data)
 
 
 @pytest.mark.parametrize("compress", [False, True])
