@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import results_doc
+from benchmarks import results_doc, results_sweeps
 from benchmarks.task_runs import identify
 
 
@@ -83,20 +83,41 @@ def test_every_grid_names_existing_generated_configs():
 def test_state_size_sweep_joins_page_and_rows(tmp_path, monkeypatch):
     docs, record = tmp_path / "docs", tmp_path / "sweep.json"
     docs.mkdir()
-    (docs / results_doc.STATE_SIZE_PLOT).write_bytes(b"\x89PNG")
+    (docs / results_sweeps.STATE_SIZE_PLOT).write_bytes(b"\x89PNG")
     point = {"family": "mamba", "preset": "mamba-tiny", "d_model": 32, "parameters": 5000, "state_bytes": 12288,
              "test_acc": 0.625, "train_seconds": 75.0, "command": "zoo train sweep.yaml model.name=mamba-tiny"}
     record.write_text(json.dumps({"command": "python -m benchmarks.mqar_state_size", "run_date": "2026-12-03",
                                   "setting": "MQAR length 64", "points": [point]}))
     monkeypatch.setattr(results_doc, "RECORDS", tmp_path / "none")
     monkeypatch.setattr(results_doc, "DOCS", docs)
-    monkeypatch.setattr(results_doc, "STATE_SIZE_RECORD", record)
+    monkeypatch.setattr(results_sweeps, "STATE_SIZE_RECORD", record)
     outputs = results_doc.outputs()
     (row,) = json.loads(outputs[docs / "results.json"])
     assert (row["task"], row["setting"], row["family"], row["value"], row["state_bytes"]) == (
         "mqar", "state-size-d32", "mamba", 0.625, 12288)
     page = outputs[docs / "results.md"]
     assert "MQAR length 64." in page and "| mamba | mamba-tiny | 32 | 5,000 | 12,288 | 62.5 | 75 s |" in page
+
+
+def test_genome_context_sweep_joins_page_and_rows(tmp_path, monkeypatch):
+    docs, record = tmp_path / "docs", tmp_path / "context.json"
+    docs.mkdir()
+    (docs / results_sweeps.GENOME_CONTEXT_PLOT).write_bytes(b"\x89PNG")
+    points = [{"family": "mamba", "window": window, "model": "mamba-tiny", "test_bpb": bpb, "val_bpb": bpb,
+               "train_seconds": 200.0, "command": f"zoo train bacteria-lm-mamba-cpu.yaml task.window={window}"}
+              for window, bpb in ((256, 1.95), (1024, 1.91))]
+    record.write_text(json.dumps({"command": "python -m benchmarks.genome_context", "run_date": "2026-12-03",
+                                  "setting": "bacteria-lm, 4 held-out strains", "points": points}))
+    monkeypatch.setattr(results_doc, "RECORDS", tmp_path / "none")
+    monkeypatch.setattr(results_doc, "DOCS", docs)
+    monkeypatch.setattr(results_sweeps, "GENOME_CONTEXT_RECORD", record)
+    outputs = results_doc.outputs()
+    rows = json.loads(outputs[docs / "results.json"])
+    assert [(r["setting"], r["metric"], r["value"]) for r in rows] == [("context-256", "test/bpt", 1.95),
+                                                                      ("context-1024", "test/bpt", 1.91)]
+    page = outputs[docs / "results.md"]
+    assert "| family | 256 bases | 1,024 bases |" in page and "| mamba | 1.950 (3 min) | 1.910 (3 min) |" in page
+    assert f"![Genome bits per base versus context length]({results_sweeps.GENOME_CONTEXT_PLOT})" in page
 
 
 def test_forecasting_runs_are_tabulated_per_horizon_with_their_average(tmp_path, monkeypatch):
