@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness.sweep import merge_points, trained_points
+from benchmarks.harness.sweep import add_sweep_arguments, merge_points, redraw, trained_points
 from benchmarks.task_runs import CONFIGS, ROOT
 from zoo.atomic import atomic_write_bytes
 
@@ -97,19 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-tokens", type=int, default=1 << 22, help="training tokens an epoch")
     parser.add_argument("--eval-tokens", type=int, default=1 << 17, help="tokens of each evaluation split")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=1, help="points trained at once, each in its own process with "
-                                                            "one thread (default: one at a time, all threads)")
-    parser.add_argument("--record", type=Path, default=RECORD)
-    parser.add_argument("--plot", type=Path, default=PLOT)
-    parser.add_argument("--redraw", action="store_true", help="only redraw the plot from the record (no training)")
+    add_sweep_arguments(parser, RECORD, PLOT)
     parser.add_argument("overrides", nargs="*", help="more config overrides for every point (e.g. output_dir=...)")
     args = parser.parse_args(argv)
     if args.redraw:
-        if not args.record.is_file():
-            raise SystemExit(f"no record at {args.record}: run the sweep first")
-        sweep = json.loads(args.record.read_text())
-        plot(sweep["points"], sweep["setting"], args.plot)
-        print(f"redrew {args.plot}")
+        redraw(args, plot)
         return 0
     unknown = [family for family in args.families if not (CONFIGS / "genomics" / f"bacteria-lm-{family}-cpu.yaml")
                .is_file()]

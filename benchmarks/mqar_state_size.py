@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.harness.measure import state_bytes
-from benchmarks.harness.sweep import merge_points, trained_points
+from benchmarks.harness.sweep import add_sweep_arguments, merge_points, redraw, trained_points
 from benchmarks.task_runs import ROOT, generated_configs
 from zoo.atomic import atomic_write_bytes
 
@@ -118,19 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", nargs="*", choices=sorted(families), help="default: every family")
     parser.add_argument("--widths", nargs="*", type=int, default=list(WIDTHS))
-    parser.add_argument("--jobs", type=int, default=1, help="points trained at once, each in its own process with "
-                                                            "one thread (default: one at a time, all threads)")
+    add_sweep_arguments(parser, RECORD, PLOT)
     parser.add_argument("--config", type=Path, default=CONFIG, help=f"the MQAR setting (default: {CONFIG.name})")
-    parser.add_argument("--record", type=Path, default=RECORD, help="the JSON record to merge into")
-    parser.add_argument("--plot", type=Path, default=PLOT, help="the picture to redraw")
-    parser.add_argument("--redraw", action="store_true", help="only redraw the plot from the record (no training)")
     args = parser.parse_args(argv)
     if args.redraw:
-        if not args.record.is_file():
-            raise SystemExit(f"no record at {args.record}: run the sweep first")
-        sweep = json.loads(args.record.read_text())
-        plot(sweep["points"], sweep["setting"], args.plot)
-        print(f"redrew {args.plot}")
+        redraw(args, plot)
         return 0
     config = args.config.resolve()
     setting = describe(config)

@@ -1,10 +1,12 @@
-"""Write the experiment configs that differ only by model family: `configs/experiments/lra/<task>-<family>[-cpu].yaml`
-and `configs/experiments/synthetic/<task>-<family>[-cpu].yaml`.
+"""Write the experiment configs that differ only by model family:
+`configs/experiments/<folder>/<task>-<family>[-cpu].yaml` for the folders lra, synthetic, timeseries, genomics and
+vision.
 
     python configs/generate.py            # rewrite them (make configs)
     python configs/generate.py --check    # exit 1 naming the files that differ from what would be written
 
-Each task has a published recipe (LRA: S4's, REFERENCES §3; synthetic: the papers' sizes) and a `-cpu` variant that
+Each task has a published recipe (LRA: S4's, REFERENCES §3; synthetic: the papers' sizes; the others: the source each
+header names) and a `-cpu` variant that
 trains on two CPU cores within about 30 minutes. Each family has a model at the recipe's size (its `-small` preset
 with the recipe's width and six sequence mixers in the family's own pattern) and a CPU model (its `-tiny` preset,
 with windows and blocks widened to the CPU tasks' lengths). tests/framework/test_experiment_configs.py fails when the

@@ -3,6 +3,7 @@ point into a JSON record, so that a stopped sweep keeps what it measured."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import multiprocessing
@@ -37,3 +38,21 @@ def merge_points(record: Path, points: list[dict], key: Callable[[dict], Any], s
                "points": sorted(kept + points, key=key)}
     atomic_write_text(record, json.dumps(payload, indent=1) + "\n")
     return payload
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser, record: Path, plot: Path) -> None:
+    """The options every sweep takes: --jobs, --record, --plot, --redraw."""
+    parser.add_argument("--jobs", type=int, default=1, help="points trained at once, each in its own process with "
+                                                            "one thread (default: one at a time, all threads)")
+    parser.add_argument("--record", type=Path, default=record, help="the JSON record to merge into")
+    parser.add_argument("--plot", type=Path, default=plot, help="the picture to redraw")
+    parser.add_argument("--redraw", action="store_true", help="only redraw the plot from the record (no training)")
+
+
+def redraw(args: argparse.Namespace, plot: Callable[[list[dict], str, Path], None]) -> None:
+    """`--redraw`: draw `args.plot` again from `args.record` with `plot(points, setting, path)`, no training."""
+    if not args.record.is_file():
+        raise SystemExit(f"no record at {args.record}: run the sweep first")
+    sweep = json.loads(args.record.read_text())
+    plot(sweep["points"], sweep["setting"], args.plot)
+    print(f"redrew {args.plot}")
