@@ -5,6 +5,8 @@ this package imports all of them. A preset is a named `ModelConfig`; `build_mode
 `SequenceModel`.
 """
 
+from importlib import import_module
+
 from zoo.models.config import (
     ModelConfig,
     ModelConfigError,
@@ -32,6 +34,7 @@ from zoo.models.registry import (
 
 for _package in ("zoo.models.encoders", "zoo.models.heads", "zoo.models.families"):
     import_all(_package)
+import_module("zoo.models.timm_models")  # the image classifiers in timm's registry (`timm.list_models("seqzoo_*")`)
 
 
 def model_config(name: str, **overrides) -> ModelConfig:

@@ -101,7 +101,11 @@ def _metric(name: str, io: TaskIO) -> Metric:
 
 class Objective:
     """The loss and metrics of a task: cross-entropy for class outputs (per token, sequence or pair), mean squared
-    error for regression; metrics as `TaskIO.metrics` names them."""
+    error for regression; metrics as `TaskIO.metrics` names them.
+
+    Targets are class ids, or, for `classifier` outputs `[B, C]`, soft targets float `[B, C]` (class probabilities,
+    as mixup and label smoothing make): their loss is the cross-entropy with those probabilities, and metrics count
+    their most probable class as the target."""
 
     def __init__(self, io: TaskIO) -> None:
         unknown = [name for name in io.metrics if name not in METRICS]
@@ -135,10 +139,15 @@ class Objective:
         spec = METRICS[self.io.metrics[0]]
         return f"val/{spec.key}", "max" if spec.higher_is_better else "min"
 
+    def soft(self, outputs: torch.Tensor, targets: torch.Tensor) -> bool:
+        """Whether `targets` are soft: float class probabilities `[B, C]` beside classifier logits `[B, C]`."""
+        return self.io.outputs == "classifier" and targets.is_floating_point() and targets.shape == outputs.shape
+
     def flatten(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class outputs as logits `[N, C]` with targets `[N]` (per-token outputs `[B, T, C]` flattened); regression
-        outputs and targets as they are, `[B, horizon, C]`. Shape mismatches raise naming both shapes."""
-        if not self.classification:
+        """Class outputs as logits `[N, C]` with targets `[N]` (per-token outputs `[B, T, C]` flattened; soft targets
+        `[B, C]` as they are); regression outputs and targets as they are, `[B, horizon, C]`. Shape mismatches raise
+        naming both shapes."""
+        if not self.classification or self.soft(outputs, targets):
             if outputs.shape != targets.shape:
                 raise ValueError(f"regression outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)} differ")
             return outputs.float(), targets.float()
@@ -154,10 +163,15 @@ class Objective:
         outputs, targets = self.flatten(outputs, targets)
         if not self.classification:
             return F.mse_loss(outputs, targets)
+        if targets.is_floating_point():  # soft targets: cross-entropy with the class probabilities
+            return F.cross_entropy(outputs.float(), targets.float())
         return F.cross_entropy(outputs.float(), targets, ignore_index=self.io.ignore_index)
 
     def update(self, metrics: MetricCollection, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        """Accumulate a batch into `metrics` (perplexity reads per-token logits `[B, T, V]`; the rest flat ones)."""
+        """Accumulate a batch into `metrics` (perplexity reads per-token logits `[B, T, V]`; the rest flat ones, soft
+        targets as their most probable class)."""
+        if self.soft(outputs, targets):
+            targets = targets.argmax(-1)
         flat_outputs, flat_targets = self.flatten(outputs.detach(), targets)
         for name, metric in metrics.items(keep_base=True):
             if isinstance(metric, Perplexity):

@@ -1,11 +1,12 @@
 """LRA Image: CIFAR-10 as sequences of 1,024 grayscale pixels, 10 classes (`lra-image`, `lra-image-values`), and
-the code its Fashion-MNIST stand-in (`image_standin.py`) shares: encodings, split, data module.
+the code its Fashion-MNIST stand-in (`image_standin.py`) and the vision tasks (`zoo.tasks.vision`) share: the CIFAR-10
+reader, encodings, split, data module.
 
 Files: the task's `data_dir` holds `cifar-10-batches-py/` (the unpacked `cifar-10-python.tar.gz`) or is that folder.
 Its `data_batch_1` ... `data_batch_5` (training) and `test_batch` are pickles (protocol 2, written by Python 2) of a
 dict whose `b"data"` is a numpy uint8 array `[n, 3072]`, one image a row: the R plane, then the G plane, then the
 B plane, each 32 x 32 row-major; and whose `b"labels"` is a list of `n` ints 0-9 (`b"batch_label"` and
-`b"filenames"` are not read). The pickles are read by a restricted unpickler (`read_cifar_batch`) that builds only
+`b"filenames"` are not read). The pickles are read by a restricted unpickler (`read_cifar_colour`) that builds only
 numpy arrays and dtypes, so a hostile file cannot run code.
 
 Grayscale (LRA, `tf.image.rgb_to_grayscale`): `gray = trunc(255.5 * (0.2989 R + 0.5870 G + 0.1140 B) / 255)` in
@@ -29,6 +30,7 @@ uint8 `[N, 1024]`; an item is converted when it is fetched.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -71,9 +73,18 @@ def train_val_split(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return permutation[:train], permutation[train:]
 
 
+def level_values(means: tuple[float, ...], stds: tuple[float, ...]) -> torch.Tensor:
+    """float32 `[256, C]`: the value gray level `x` of channel `c` is fed as, `(x / 255 - means[c]) / stds[c]`
+    (`means`, `stds` on the scale of `x / 255`), computed in float64."""
+    levels = torch.arange(PIXEL_LEVELS, dtype=torch.float64)[:, None]
+    mean, std = torch.tensor(means, dtype=torch.float64), torch.tensor(stds, dtype=torch.float64)
+    return ((levels / 255 - mean) / std).to(torch.float32)
+
+
 @dataclass(frozen=True)
 class PixelImages:
-    """Images as rows of gray levels: `pixels` uint8 `[N, 1024]`, `labels` LongTensor `[N]`."""
+    """Labelled images of 8-bit levels: `pixels` uint8 `[N, ...]`, one image per row (as sequences: gray levels
+    `[N, T]` or colours `[N, T, C]`; as pictures: `[N, H, W]` or `[N, C, H, W]`), `labels` LongTensor `[N]`."""
 
     pixels: torch.Tensor
     labels: torch.Tensor
@@ -84,24 +95,21 @@ class PixelImages:
 
 
 class PixelSequences(Dataset):
-    """Item `i`: `{"inputs": ..., "targets": LongTensor []}`; `inputs` is LongTensor `[1024]` (the gray levels as
-    tokens) when `normalisation` is None, else float32 `[1024, 1]`, `(level - mean) / std` for `(mean, std)` in gray
-    levels."""
+    """Item `i` of images read as sequences (pixels `[N, T]` or `[N, T, C]`): `{"inputs": ..., "targets": LongTensor
+    []}`; `inputs` is LongTensor `[T]` (the gray levels as tokens) when `values` is None, else float32 `[T, C]`, each
+    level looked up in `values` (float32 `[256, C]`, `level_values`) for its channel."""
 
-    def __init__(self, images: PixelImages, normalisation: tuple[float, float] | None) -> None:
+    def __init__(self, images: PixelImages, values: torch.Tensor | None) -> None:
         self.images = images
-        self.values = None
-        if normalisation is not None:
-            mean, std = normalisation
-            levels = torch.arange(PIXEL_LEVELS, dtype=torch.float64)
-            self.values = ((levels / 255 - mean / 255) / (std / 255)).to(torch.float32)  # level -> value
+        self.values = values
+        self.channels = None if values is None else torch.arange(values.shape[1])
 
     def __len__(self) -> int:
         return len(self.images.labels)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         levels = self.images.pixels[index].long()
-        inputs = levels if self.values is None else self.values[levels].unsqueeze(-1)
+        inputs = levels if self.values is None else self.values[levels.view(len(levels), -1), self.channels]
         return {"inputs": inputs, "targets": self.images.labels[index]}
 
 
@@ -133,9 +141,10 @@ _CIFAR_GLOBALS = {
 }
 
 
-def read_cifar_batch(path: Path) -> PixelImages:
-    """One CIFAR-10 python batch -> its images in grayscale (`luma`) and labels; DataError naming `path` when the
-    file is missing, truncated, refused (a global other than numpy's arrays) or not laid out as CIFAR's."""
+def read_cifar_colour(path: Path) -> PixelImages:
+    """One CIFAR-10 python batch -> its images as they are stored, uint8 `[n, 3, 32, 32]` (R, G, B planes), and
+    labels; DataError naming `path` when the file is missing, truncated, refused (a global other than numpy's arrays)
+    or not laid out as CIFAR's."""
     if not path.is_file():
         raise DataError(f"CIFAR-10 batch not found: {path}; {CIFAR_HELP}")
     try:
@@ -163,7 +172,15 @@ def read_cifar_batch(path: Path) -> PixelImages:
     if wrong:
         raise DataError(f"{path}: b'labels' holds {len(wrong)} value(s) that are not class ids 0-9, e.g. {wrong[0]!r}; "
                         f"{CIFAR_REPAIR}")
-    return PixelImages(luma(torch.from_numpy(data.copy())), torch.tensor([int(label) for label in labels]))
+    pixels = torch.from_numpy(data.copy()).view(-1, 3, SIDE, SIDE)
+    return PixelImages(pixels, torch.tensor([int(label) for label in labels]))
+
+
+def read_cifar_batch(path: Path) -> PixelImages:
+    """One CIFAR-10 python batch -> its images in grayscale (`luma`), uint8 `[n, 1024]`, and labels (errors as
+    `read_cifar_colour`'s)."""
+    colour = read_cifar_colour(path)
+    return PixelImages(luma(colour.pixels), colour.labels)
 
 
 def cifar_folder(data_dir: Path) -> Path:
@@ -183,6 +200,21 @@ def concatenate(parts: list[PixelImages]) -> PixelImages:
     return PixelImages(torch.cat([part.pixels for part in parts]), torch.cat([part.labels for part in parts]))
 
 
+def read_cifar(data_dir: Path,
+               read: Callable[[Path], PixelImages] = read_cifar_batch) -> tuple[PixelImages, PixelImages]:
+    """The CIFAR-10 python batches under `data_dir` (`cifar_folder`), each read by `read`: the training images
+    (data_batch_1 ... data_batch_5, one after another) and the test images."""
+    folder = cifar_folder(data_dir)
+    train = concatenate([read(folder / name) for name in CIFAR_TRAIN_FILES])
+    return train, read(folder / CIFAR_TEST_FILE)
+
+
+def split_images(train: PixelImages, test: PixelImages, seed: int) -> dict[str, PixelImages]:
+    """The "train", "val" and "test" images: `train` split by `train_val_split` with `seed`, `test` as it is."""
+    train_indices, val_indices = train_val_split(len(train.labels), seed)
+    return {"train": train.take(train_indices), "val": train.take(val_indices), "test": test}
+
+
 @dataclass
 class LRAImageConfig(TaskConfig):
     """LRA Image, gray levels as tokens. batch_size: S4's 50. split_seed: seeds the train/val permutation (S4: 42)."""
@@ -200,14 +232,18 @@ class LRAImageValuesConfig(LRAImageConfig):
 
 
 class PixelSequenceTask(TaskDataModule):
-    """Classification of 32 x 32 grayscale images read as 1,024 pixels; subclasses read the images (`read`), name
-    the classes (`class_names`) and the values' `(mean, std)` (`normalisation`), and choose the encoding by `inputs`:
-    `tokens` (gray levels) or `channels` (normalised values, one channel)."""
+    """Classification of images read pixel by pixel (LRA: 32 x 32 gray levels, `steps` 1,024); subclasses read the
+    images (`read`), name the classes (`class_names`) and the values' `(mean, std)` in gray levels
+    (`normalisation`; or override `value_table` and `value_formula`), and choose the encoding by `inputs`:
+    `tokens` (gray levels) or `channels` (normalised values, `pixel_channels` of them). The config needs
+    `split_seed`."""
 
     config: LRAImageConfig
     outputs = "classifier"
     class_names: ClassVar[tuple[str, ...]]
     normalisation: ClassVar[tuple[float, float]]
+    steps: ClassVar[int] = STEPS
+    pixel_channels: ClassVar[int] = 1
 
     def __init__(self, config: LRAImageConfig) -> None:
         super().__init__(config)
@@ -222,26 +258,36 @@ class PixelSequenceTask(TaskDataModule):
         if self.inputs == "tokens":
             return TaskIO(inputs="tokens", outputs=self.outputs, num_outputs=len(self.class_names),
                           vocab_size=PIXEL_LEVELS, labels=self.class_names)
-        return TaskIO(inputs="channels", outputs=self.outputs, num_outputs=len(self.class_names), channels=1,
-                      labels=self.class_names)
+        return TaskIO(inputs="channels", outputs=self.outputs, num_outputs=len(self.class_names),
+                      channels=self.pixel_channels, labels=self.class_names)
+
+    def value_table(self) -> torch.Tensor:
+        """float32 `[256, pixel_channels]`: the value each level is fed as (`level_values`)."""
+        mean, std = self.normalisation
+        return level_values((mean / 255,), (std / 255,))
+
+    @property
+    def value_formula(self) -> str:
+        """`value_table`'s formula, in words."""
+        mean, std = self.normalisation
+        return f"(x - {mean}) / {std}"
 
     @property
     def encoding(self) -> str:
         """How the pixels are fed, in words (for descriptions)."""
         if self.inputs == "tokens":
-            return "1024 pixels as tokens 0-255"
-        mean, std = self.normalisation
-        return f"1024 pixels as values (x - {mean}) / {std}"
+            return f"{self.steps} pixels as tokens 0-255"
+        return f"{self.steps} pixels as values {self.value_formula}"
+
+    def split(self, train: PixelImages, test: PixelImages) -> dict[str, PixelImages]:
+        """The images of each split from those `read` returns (`split_images`)."""
+        return split_images(train, test, self.config.split_seed)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        train, test = self.read()
-        train_indices, val_indices = train_val_split(len(train.labels), self.config.split_seed)
-        normalisation = None if self.inputs == "tokens" else self.normalisation
-        self.datasets = {"train": PixelSequences(train.take(train_indices), normalisation),
-                         "val": PixelSequences(train.take(val_indices), normalisation),
-                         "test": PixelSequences(test, normalisation)}
+        values = None if self.inputs == "tokens" else self.value_table()
+        self.datasets = {split: PixelSequences(images, values) for split, images in self.split(*self.read()).items()}
 
 
 class CIFARImageTask(PixelSequenceTask):
@@ -256,9 +302,7 @@ class CIFARImageTask(PixelSequenceTask):
         return f"LRA Image: CIFAR-10 in grayscale, {self.encoding}"
 
     def read(self) -> tuple[PixelImages, PixelImages]:
-        folder = cifar_folder(self.data_dir)
-        train = concatenate([read_cifar_batch(folder / name) for name in CIFAR_TRAIN_FILES])
-        return train, read_cifar_batch(folder / CIFAR_TEST_FILE)
+        return read_cifar(self.data_dir)
 
 
 @register_task("lra-image", LRAImageConfig)

@@ -55,8 +55,8 @@ def _stand_in_io(task_name: str) -> TaskIO:
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT / "configs" / "experiments")) for p in CONFIGS])
 def test_config_composes_and_its_model_builds(path):
     experiment = to_objects(load_config(path))
-    assert experiment.name == {"lra": f"lra-{path.stem}", "synthetic": path.stem}.get(path.parent.name,
-                                                                                        experiment.name)
+    named = {"lra": f"lra-{path.stem}", "synthetic": path.stem, "vision": path.stem}
+    assert experiment.name == named.get(path.parent.name, experiment.name)
     config = fit_to_task(experiment.model, _stand_in_io(experiment.task.name), experiment.task.name).resolved()
     with torch.device("meta"):
         model = build_model(config)

@@ -62,6 +62,19 @@ def test_sequence_classes_accuracy_f1_and_mcc(seed):
     torch.testing.assert_close(got["val/mcc"], mcc.item(), **TOL)
 
 
+def test_soft_targets_take_cross_entropy_with_probabilities_and_count_their_top_class(seed):
+    objective = Objective(CLASSES)
+    logits = torch.randn(12, 3, dtype=torch.float64)
+    soft = torch.rand(12, 3, dtype=torch.float64).softmax(-1)  # e.g. mixed and smoothed one-hot targets
+    expected_loss = -(soft * logits.log_softmax(-1)).sum(-1).mean()
+    torch.testing.assert_close(objective.loss(logits, soft).double(), expected_loss, **TOL, msg=f"seed {seed}")
+    got = computed(objective, logits, soft, batches=3)
+    accuracy = (logits.argmax(-1) == soft.argmax(-1)).double().mean().item()
+    torch.testing.assert_close(got["val/acc"], accuracy, **TOL, msg=f"seed {seed}")
+    one_hot = torch.nn.functional.one_hot(soft.argmax(-1), 3).double()  # a hard target spelled as probabilities
+    torch.testing.assert_close(objective.loss(logits, one_hot), objective.loss(logits, soft.argmax(-1)), **TOL)
+
+
 def test_regression_mse_and_mae(seed):
     objective = Objective(SERIES)
     outputs, targets = torch.randn(6, 4, 2, dtype=torch.float64), torch.randn(6, 4, 2, dtype=torch.float64)

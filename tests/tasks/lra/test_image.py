@@ -42,9 +42,9 @@ from zoo.tasks.lra.image_standin import (
     package_folder,
     prepare_fashion_mnist,
     read_fashion,
-    read_idx,
 )
 from zoo.tasks.prepare import get_preparer
+from zoo.tasks.vision.idx import read_idx
 
 TASKS = {
     "lra-image": (LRAImageConfig, LRAImageDataModule, "tokens"),
