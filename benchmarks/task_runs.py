@@ -34,7 +34,7 @@ CONFIGS = ROOT / "configs" / "experiments"
 _FAMILIES = ("attention", "swa", "longformer", "bigbird", "mamba", "mamba2", "mamba2-hybrid", "xlstm", "deltanet",
              "gated-deltanet", "based")
 _LRA = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
-# Named sets of configs. lra-cpu, etth1-cpu, genomics-cpu, uea-cpu: the runs the docs report, at most 30 minutes each on two cores. The
+# Named sets of configs. lra-cpu, etth1-cpu, genomics-cpu, uea-cpu, vision-cpu: the runs the docs report, at most 30 minutes each on two cores. The
 # recipe grids are the published-size runs for a GPU (the real data sets where a user has them, the stand-ins
 # otherwise).
 GRIDS = {
@@ -49,6 +49,7 @@ GRIDS = {
                      for horizon in (96, 192, 336, 720)],
     "genomics-cpu": [f"genomics/{task}-{family}-cpu.yaml" for task in ("splice", "genome-species")
                      for family in ("mamba", "xlstm", "attention")],
+    "vision-cpu": [f"vision/sfashion-mnist-{family}-cpu.yaml" for family in ("mamba", "xlstm", "attention")],
     "uea-cpu": [f"timeseries/uea-japanese-vowels-{family}-cpu.yaml" for family in ("mamba", "xlstm", "attention")],
     "genomics-recipe": [f"genomics/{task}-{family}.yaml" for task in ("splice", "genome-species", "bacteria-lm",
                                                                        "chr22-lm") for family in _FAMILIES],
