@@ -84,8 +84,9 @@ def _decode(files: list[tuple[str, str, Path]]) -> dict[str, torch.Tensor]:
 def read_strains(folder: Path) -> list[Strain]:
     """Every genome under `folder` (see the module docstring), decoded once and then read from the cache."""
     files = genome_files(folder)
-    fields = {"version": CACHE_VERSION, "files": [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns]
-                                                   for _, _, path in files]}
+    stats = [(path, path.stat()) for _, _, path in files]
+    fields = {"version": CACHE_VERSION,
+              "files": [[str(path.resolve()), stat.st_size, stat.st_mtime_ns] for path, stat in stats]}
     tensors = CachedTensors(default_data_dir() / "cache" / "genomics", fields).load_or_build(lambda: _decode(files))
     strains: dict[tuple[str, str], dict[str, torch.Tensor]] = {(species, strain): {} for species, strain, _ in files}
     for key, ids in tensors.items():

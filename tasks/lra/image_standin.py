@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from zoo.tasks.base import register_task
-from zoo.tasks.debian import unpacked_root
+from zoo.tasks.debian import package_path
 from zoo.tasks.lra.image import SIDE, LRAImageConfig, PixelImages, PixelSequenceTask
 from zoo.tasks.prepare import register_preparer
 from zoo.tasks.vision.fashion_mnist import (
@@ -104,8 +104,7 @@ class LRAImageValuesStandinDataModule(FashionMNISTTask):
 def package_folder() -> Path:
     """Where the stand-in reads when its data_dir is empty: the system's copy of the package's folder when this machine
     has the package installed, else the copy `zoo data prepare lra/image-standin` unpacks under the data dir."""
-    system = Path(PACKAGE_FOLDER)
-    return system if system.is_dir() else unpacked_root(PACKAGE) / system.relative_to("/")
+    return package_path(PACKAGE, PACKAGE_FOLDER)
 
 
 @register_preparer(PREPARER, f"Fashion-MNIST (the LRA Image stand-in) from Debian {PACKAGE}", out=package_folder)
