@@ -3,7 +3,7 @@
 # package with its extras under constraints.txt. Idempotent: a second run with nothing changed takes
 # a second.
 #
-#   ./install.sh                       # runtime + test, bench and peers extras
+#   ./install.sh                       # runtime + test, bench, hf and peers extras
 #   SEQZOO_EXTRAS=test ./install.sh    # without the peer packages
 #   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu ./install.sh   # where PyPI's torch is a CUDA build
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 python=${PYTHON:-python3}
 venv=${SEQZOO_VENV:-.venv}
-extras=${SEQZOO_EXTRAS:-test,bench,peers}
+extras=${SEQZOO_EXTRAS:-test,bench,hf,peers}
 
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     echo "seqzoo needs Python >= 3.10; $python is $("$python" --version 2>&1). Set PYTHON=/path/to/python3.1x." >&2

@@ -157,25 +157,24 @@ def register_head(kind: str, *, config: type) -> Callable[[type], type]:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered preset: its name, family, config factory and the shipped checkpoints that fit it."""
+    """A registered preset: its name, family and config factory (its pretrained checkpoints: `zoo.pretrained`)."""
 
     name: str
     family: str
     make_config: Callable[[], Any]
-    pretrained: tuple[str, ...] = ()
 
 
 PRESETS: Registry[ModelEntry] = Registry("model")
 
 
-def register_model(name: str, *, family: str, pretrained: tuple[str, ...] = ()):
+def register_model(name: str, *, family: str):
     """Decorator registering a function that returns a `ModelConfig` as preset `name` of `family`."""
 
     def decorator(fn: Callable[[], Any]) -> Callable[[], Any]:
         def make_config() -> Any:
             return dataclasses.replace(fn(), name=name, family=family)
 
-        PRESETS.add(name, ModelEntry(name, family, make_config, tuple(pretrained)))
+        PRESETS.add(name, ModelEntry(name, family, make_config))
         return fn
 
     return decorator

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from lightning import LightningDataModule
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def default_data_dir() -> Path:
@@ -147,6 +148,9 @@ class TaskDataModule(LightningDataModule):
     # The folder under `default_data_dir()` read when the config's `data_dir` is empty ("" = that dir itself);
     # a task with a `zoo data prepare` entry names the preparer's, e.g. "lra/listops".
     default_subdir: ClassVar[str] = ""
+    # Hub ids of the data on the Hugging Face hub, where it is a hub dataset (model cards' `datasets`); a generated or
+    # stand-in task names none.
+    hub_datasets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()
@@ -170,18 +174,19 @@ class TaskDataModule(LightningDataModule):
         return default_data_dir() / self.default_subdir
 
     # Loaders over `self.datasets` ("train", "val", "test"), which `setup` fills; batches are made by `collate_fn`
-    # (None: stacking, for examples of one shape). The training set is shuffled by a generator seeded from the
-    # config's `seed` when it has one (else by torch's global generator, which training seeds); nothing is dropped.
+    # (None: stacking, for examples of one shape). The training set is shuffled anew every epoch by `EpochShuffle`,
+    # seeded from the config's `seed` and the epoch, when the config has a seed (else by torch's global generator,
+    # which training seeds and its checkpoints keep); nothing is dropped.
     datasets: dict[str, Dataset]
     collate_fn: Callable[[list[dict[str, torch.Tensor]]], dict[str, torch.Tensor]] | None = None
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in getattr(self, "datasets", {}):
             raise RuntimeError(f"call setup() before requesting the {split} dataloader")
-        seed = getattr(self.config, "seed", None)
-        generator = torch.Generator().manual_seed(seed) if shuffle and seed is not None else None
-        return DataLoader(self.datasets[split], batch_size=self.config.batch_size, shuffle=shuffle,
-                          generator=generator, num_workers=self.config.num_workers, collate_fn=type(self).collate_fn)
+        dataset, seed = self.datasets[split], getattr(self.config, "seed", None)
+        sampler = EpochShuffle(len(dataset), seed) if shuffle and seed is not None else None
+        return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle and sampler is None,
+                          sampler=sampler, num_workers=self.config.num_workers, collate_fn=type(self).collate_fn)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -191,6 +196,25 @@ class TaskDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+class EpochShuffle(Sampler[int]):
+    """A new permutation of `size` indices every epoch, drawn from a generator seeded with (`seed`, epoch): epoch e
+    has the same order whether or not the run was interrupted and resumed before it (Lightning calls `set_epoch` at
+    the start of every epoch)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        return iter(torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist())
 
 
 class TensorDataset(Dataset):

@@ -20,6 +20,7 @@ _EXPORTS = {
     "create_model": "zoo.factory",
     "from_pretrained": "zoo.factory",
     "save_pretrained": "zoo.hub",
+    "SequenceModel": "zoo.hub",
     "list_models": "zoo.models",
     "register_model": "zoo.models",
 }

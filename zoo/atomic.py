@@ -35,6 +35,9 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     os.chmod(temporary, _default_mode(directory=True))
+    for file in temporary.rglob("*"):  # writers that go through mkstemp themselves (safetensors) leave 0600
+        if file.is_file():
+            os.chmod(file, _default_mode(directory=False))
     previous = None
     if path.exists():
         previous = path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -23,19 +23,23 @@ def _list(args: argparse.Namespace) -> int:
     import torch
 
     from zoo.models import build_model, get_entry, list_models, model_config
+    from zoo.pretrained import shipped_for
 
-    table = Table(title="seqzoo models")
-    for column in ("name", "family", "layers", "d_model", "parameters", "pretrained"):
-        table.add_column(
-            column, justify="right" if column in ("d_model", "parameters") else "left", no_wrap=column == "name"
-        )
+    table = Table(title="seqzoo models" + (" with pretrained weights" if args.pretrained else ""))
+    for column in ("name", "family", "layers", "d_model", "parameters", "pretrained (hub id: task)"):
+        table.add_column(column, justify="right" if column in ("d_model", "parameters") else "left",
+                         no_wrap=column == "name")
     for name in list_models(args.pattern):
-        config = model_config(name)
         entry = get_entry(name)
+        checkpoints = shipped_for(name)
+        if (args.family and entry.family != args.family) or (args.pretrained and not checkpoints):
+            continue
+        config = model_config(name)
         with torch.device("meta"):  # counts only: no memory, no initialisation (full-size presets are 0.3-0.5B)
             parameters = build_model(config).num_parameters()
         layers = " ".join(config.layers) if len(config.layers) <= 4 else f"{len(config.layers)} layers"
-        table.add_row(name, entry.family, layers, str(config.d_model), f"{parameters:,}", ", ".join(entry.pretrained))
+        trained = "\n".join(f"{c.hub_id}: {c.description or c.task}" for c in checkpoints)
+        table.add_row(name, entry.family, layers, str(config.d_model), f"{parameters:,}", trained)
     console.print(table)
     return 0
 
@@ -50,11 +54,21 @@ def _print_metrics(title: str, metrics: dict[str, float]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import shlex
+
     from zoo.config import load_config
     from zoo.train import train
 
-    config = load_config(args.config, args.overrides)
-    result = train(config)
+    overrides = [item for item in args.overrides if not item.startswith("resume=")]
+    resumes = [item.split("=", 1)[1] for item in args.overrides if item.startswith("resume=")]
+    config_path, resume = Path(args.config), Path(resumes[-1]) if resumes else None
+    if config_path.is_dir():  # `zoo train <run dir>`: resume that run with its own config
+        resume, config_path = config_path, config_path / "config.yaml"
+    if resume is not None and not (resume / "config.yaml").is_file():
+        raise ConfigError(f"resume: {resume} is not a run directory of `zoo train` (it has no config.yaml)")
+    config = load_config(config_path, overrides)
+    command = shlex.join(["zoo", "train", args.config, *args.overrides])
+    result = train(config, command=command, resume=resume)
     _print_metrics(f"{config.name}: {result.seconds:.0f} s", result.metrics)
     console.print(f"run directory: {result.run_dir}\nexported model: {result.export_dir}")
     return 0
@@ -70,7 +84,12 @@ def _eval(args: argparse.Namespace) -> int:
     from zoo.evaluate import evaluate
 
     _import_user_code(args)
-    metrics = evaluate(args.checkpoint, task_file=args.task, overrides=args.overrides, write=args.write)
+    import shlex
+
+    command = shlex.join(["zoo", "eval", args.checkpoint, *(["--task", args.task] if args.task else []),
+                          *args.overrides])
+    metrics = evaluate(args.checkpoint, task_file=args.task, overrides=args.overrides, write=args.write,
+                       command=command)
     _print_metrics(f"evaluation of {args.checkpoint}", metrics)
     return 0
 
@@ -79,14 +98,15 @@ def _card(args: argparse.Namespace) -> int:
     from zoo.hub import rewrite_card
 
     _import_user_code(args)
-    console.print(rewrite_card(args.checkpoint), markup=False, highlight=False)
+    sys.stdout.write(rewrite_card(args.checkpoint))  # verbatim: never re-wrapped to the terminal (YAML inside)
     return 0
 
 
 def _convert(args: argparse.Namespace) -> int:
     from zoo.convert import convert
 
-    out = convert(args.source_dir, args.out_dir, args.source, name=args.name)
+    out = convert(args.source_dir, args.out_dir, args.source, name=args.name, base_model=args.base_model,
+                  license=args.license)
     console.print(f"converted {args.source} checkpoint {args.source_dir} -> {out}")
     return 0
 
@@ -111,7 +131,7 @@ def _data_prepare(args: argparse.Namespace) -> int:
         preparer = get_preparer(args.dataset)
     except KeyError as error:
         errors.print("[bold red]error:[/]", escape(str(error.args[0])), "(`zoo data list` describes them)",
-                     highlight=False)
+                     highlight=False, soft_wrap=True)
         return 2
     parser = argparse.ArgumentParser(prog=f"zoo data prepare {preparer.name}", description=preparer.summary)
     parser.add_argument("--out", type=Path, default=preparer.out(),
@@ -133,7 +153,7 @@ def _bench(args: argparse.Namespace) -> int:
                      f"they live in the benchmarks/ folder of the seqzoo source repository, and {checkout} has none "
                      "(an install from a wheel). Clone the seqzoo repository, set it up there (./install.sh, or "
                      f"pip install -e '.[bench,peers]') and run `zoo bench {name}` in that checkout, or "
-                     f"`python -m benchmarks.{name}` from its root.", highlight=False)
+                     f"`python -m benchmarks.{name}` from its root.", highlight=False, soft_wrap=True)
         return 2
     path = os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", f"benchmarks.{name}", *args.benchmark_arguments]
@@ -144,17 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="seqzoo: efficient sequence architectures.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    listing = commands.add_parser("list", help="table of registered models")
+    listing = commands.add_parser("list", help="table of registered models (as timm.list_models)")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'mamba2-*'")
+    listing.add_argument("--family", help="only this family, e.g. mamba2-hybrid")
+    listing.add_argument("--pretrained", action="store_true", help="only models with pretrained checkpoints")
     listing.set_defaults(run=_list)
 
-    training = commands.add_parser("train", help="train from an experiment YAML")
-    training.add_argument("config", help="experiment YAML, e.g. configs/experiments/mqar-hybrid.yaml")
-    training.add_argument("overrides", nargs="*", help="key=value overrides, e.g. trainer.max_epochs=5")
+    training = commands.add_parser("train", help="train from an experiment YAML, or resume an interrupted run")
+    training.add_argument("config", help="experiment YAML (configs/experiments/mqar-hybrid.yaml), or the run directory "
+                                         "of an interrupted run to resume")
+    training.add_argument("overrides", nargs="*", help="key=value overrides, e.g. trainer.max_epochs=5; "
+                                                       "resume=<run dir> continues that run from its last checkpoint")
     training.set_defaults(run=_train)
 
     evaluation = commands.add_parser("eval", help="evaluate an exported checkpoint on its task's test split")
-    evaluation.add_argument("checkpoint", help="checkpoint folder or hf-hub:<org>/<name>")
+    evaluation.add_argument("checkpoint", help="checkpoint folder, run directory, or hub id <org>/<name>")
     evaluation.add_argument("--task", help="task YAML to evaluate on instead of the one the model was trained on")
     evaluation.add_argument("overrides", nargs="*", help="task overrides, e.g. task.num_test=500")
     evaluation.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
@@ -163,17 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(run=_eval)
 
     card = commands.add_parser("card", help="rewrite and print a checkpoint's model card")
-    card.add_argument("checkpoint", help="checkpoint folder")
+    card.add_argument("checkpoint", help="checkpoint folder (or run directory)")
     card.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
                       help="modules or .py files that register parts of the model (its training's `imports:`)")
     card.set_defaults(run=_card)
 
     conversion = commands.add_parser("convert", help="convert an upstream checkpoint (mamba_ssm, fla, xlstm, based) to our layout")
-    conversion.add_argument("source_dir", help="upstream folder (config.json + weights), or hf-hub:<org>/<name>")
+    conversion.add_argument("source_dir", help="upstream folder (config.json + weights), or hub id <org>/<name>")
     conversion.add_argument("out_dir", help="folder to write (config.json, model.safetensors, README.md)")
     conversion.add_argument("--source", required=True,
                             help="the upstream format: mamba_ssm, fla, xlstm, based, or another registered one")
     conversion.add_argument("--name", help="model name for the config and card (default: the upstream folder's)")
+    conversion.add_argument("--base-model", help="hub id of the upstream model, for the card's base_model (default: "
+                                                 "the hub id it was fetched from)")
+    conversion.add_argument("--license", help="hub license id of the weights (default: the upstream card's, else "
+                                              "'unknown')")
     conversion.set_defaults(run=_convert)
 
     data = commands.add_parser("data", help="generate or install the data of a task (nothing downloads otherwise)")
@@ -208,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ConfigError, CheckpointError) as error:
-        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
+        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False, soft_wrap=True)
         return 2
     except ValueError as error:  # the models' and tasks' own user errors (imported now: raised, so loaded)
         from zoo.models import ModelConfigError
@@ -217,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, (ModelConfigError, ConversionError, DataError)):
             raise
-        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False)
+        errors.print("[bold red]error:[/]", escape(str(error)), highlight=False, soft_wrap=True)
         return 2
 
 

@@ -74,6 +74,7 @@ class TrainerConfig:
     stop_at: Optional[float] = None  # stop once the monitored metric reaches this value
     patience: Optional[int] = None  # stop after this many validations without improving the monitored metric
     deterministic: bool = False
+    checkpoint_every_n_steps: int = 200  # also write checkpoints/last.ckpt every this many steps (0: epoch ends only)
 
 
 @dataclass

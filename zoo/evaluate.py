@@ -1,27 +1,19 @@
-"""`zoo eval`: test an exported checkpoint on the task it was trained on, or on another task config."""
+"""`zoo eval`: test an exported checkpoint on the task it was trained on, or on another task setting; `--write`
+records the result in the checkpoint's `eval_results.json` and card as an evaluation of its own setting."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
 from omegaconf import OmegaConf
 
 from zoo.anatomy import check_fits
-from zoo.atomic import atomic_write_text
-from zoo.card import render_card
 from zoo.config import compose_task, load_yaml, parse_overrides
 from zoo.errors import CheckpointError, ConfigError
-from zoo.hub import (
-    CARD_FILE,
-    RESULTS_FILE,
-    load_pretrained,
-    read_checkpoint_config,
-    read_results,
-    resolve_checkpoint,
-)
+from zoo.hub import load_pretrained, locate_checkpoint, read_checkpoint_config, record_evaluation
 from zoo.module import TaskModule
+from zoo.provenance import Evaluation
 from zoo.tasks import get_task
 
 
@@ -31,13 +23,16 @@ def evaluate(
     task_file: str | Path | None = None,
     overrides: list[str] = (),
     write: bool = False,
+    command: str | None = None,
 ) -> dict[str, float]:
-    """Test metrics (`test/acc`, `test/loss`, ...) of a checkpoint folder on its task's test split.
+    """Test metrics (`test/acc`, `test/loss`, ...) of a checkpoint (folder, run directory or hub id) on its task's
+    test split, or on the setting that `task_file` (a YAML whose `task:` section replaces the saved one) and
+    `overrides` (`task.key=value` items) make of it.
 
-    `task_file`: a YAML whose `task:` section replaces the saved one; `overrides`: `task.key=value`
-    items. With `write=True` the metrics are merged into `eval_results.json` and the model card.
+    With `write=True` the result is recorded in the (local) checkpoint folder as an evaluation of that setting, with
+    its own task description and `command`: it replaces an earlier evaluation of the same setting only.
     """
-    folder = resolve_checkpoint(checkpoint)
+    folder, _ = locate_checkpoint(checkpoint)
     config = read_checkpoint_config(folder)
     raw = OmegaConf.create({"task": config.get("task")})
     if task_file is not None:
@@ -60,7 +55,7 @@ def evaluate(
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False)
     metrics = {k: float(v) for result in trainer.test(module, datamodule=datamodule, verbose=False) for k, v in result.items()}
     if write:
-        results = {**read_results(folder), **metrics}
-        atomic_write_text(folder / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
-        atomic_write_text(folder / CARD_FILE, str(render_card(config, results, model.num_parameters())))
+        task_dict = OmegaConf.to_container(OmegaConf.structured(task))
+        record_evaluation(folder, Evaluation(task=task_dict, description=datamodule.description, metrics=metrics,
+                                             command=command))
     return metrics

@@ -9,7 +9,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from zoo.models import build_model, config_from_dict
+from zoo.hub import build
+from zoo.models import config_from_dict
 from zoo.tasks import Objective, TaskIO
 
 SPLITS = ("train", "val", "test")
@@ -39,7 +40,7 @@ class TaskModule(L.LightningModule):
     def __init__(self, model: dict[str, Any], optim: dict[str, Any], task_io: dict[str, Any]):
         super().__init__()
         self.save_hyperparameters()
-        self.model = build_model(config_from_dict(model))
+        self.model = build(config_from_dict(model))
         self.objective = Objective(TaskIO(**task_io))
         # keyed "<split>_metrics": ModuleDict keys must not shadow nn.Module attributes such as `train`
         self.split_metrics = nn.ModuleDict({f"{split}_metrics": self.objective.metrics(split) for split in SPLITS})

@@ -65,11 +65,17 @@ class PatchEncoder(nn.Module):
             flatten=False,
         )
         rows, columns = self.patch_embed.grid_size
+        self.scan = config.scan
         self.register_buffer("order", scan_order(rows, columns, config.scan), persistent=False)
         self.position = None
         if config.position_embedding:
             self.position = nn.Parameter(trunc_normal_(torch.empty(1, rows * columns, d_model), std=0.02))
             self.position._no_weight_decay = True
+
+    def init_buffers(self) -> None:
+        """Compute the scan order again (not saved: see `RotaryEmbedding.init_buffers`)."""
+        device = "cpu" if self.order.is_meta else self.order.device
+        self.order = scan_order(*self.patch_embed.grid_size, self.scan).to(device)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         expected = (self.patch_embed.proj.in_channels, *self.patch_embed.img_size)

@@ -22,9 +22,16 @@ class RotaryEmbedding(nn.Module):
                 f"rotary embeddings need an even number of rotated channels of at most head_dim ({head_dim}), "
                 f"got {rotary_dim}"
             )
-        self.rotary_dim = rotary_dim
-        inv_freq = 1.0 / base ** (torch.arange(0, rotary_dim, 2, dtype=torch.float32) / rotary_dim)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.rotary_dim, self.base = rotary_dim, base
+        self.register_buffer("inv_freq", self._inv_freq(), persistent=False)
+
+    def _inv_freq(self) -> torch.Tensor:
+        return 1.0 / self.base ** (torch.arange(0, self.rotary_dim, 2, dtype=torch.float32) / self.rotary_dim)
+
+    def init_buffers(self) -> None:
+        """Compute the frequencies again (they are not saved: a model materialised from the meta device, as
+        transformers' loading does, needs them recomputed)."""
+        self.inv_freq = self._inv_freq().to("cpu" if self.inv_freq.is_meta else self.inv_freq.device)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x: `[B, T, H, D]`, positions: `[T]` or `[B, T]` integer positions -> rotated x, same shape."""

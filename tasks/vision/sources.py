@@ -68,6 +68,7 @@ class MNISTSource(ImageSource):
     """MNIST's four IDX files (`.gz` or unpacked) in the task's data_dir (default `<data dir>/vision/mnist`)."""
 
     title = "MNIST"
+    hub_datasets = ("ylecun/mnist",)  # the same images on the Hugging Face hub (model cards' `datasets`)
     class_names = MNIST_CLASSES
     mean_std = MNIST_MEAN_STD
     side = MNIST_SIDE
@@ -84,6 +85,7 @@ class FashionMNISTSource(ImageSource):
     it is set."""
 
     title = "Fashion-MNIST"
+    hub_datasets = ("zalando-datasets/fashion_mnist",)  # the same images on the Hugging Face hub (model cards)
     class_names = FASHION_CLASSES
     mean_std = FASHION_MEAN_STD
     side = MNIST_SIDE
@@ -100,6 +102,7 @@ class CIFAR10Source(ImageSource):
     Image reads them too; see `zoo.tasks.lra.image`)."""
 
     title = "CIFAR-10"
+    hub_datasets = ("uoft-cs/cifar10",)  # the same images on the Hugging Face hub (model cards' `datasets`)
     class_names = CIFAR_CLASSES
     mean_std = CIFAR_MEAN_STD
     side = SIDE

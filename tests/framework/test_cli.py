@@ -58,43 +58,105 @@ def test_train_exports_a_loadable_checkpoint_with_card(trained_run):
     run_dir, _, _ = trained_run
     export = run_dir / "export"
     model = from_pretrained(export)
-    assert model.config.name == "hybrid-tiny"
-    results = json.loads((export / "eval_results.json").read_text())
-    assert 0.0 <= results["test/acc"] <= 1.0 and results["test/loss"] > 0
+    assert model.config.name == "hybrid-tiny" and model.provenance.preset == "hybrid-tiny"
+    (evaluation,) = json.loads((export / "eval_results.json").read_text())["evaluations"]
+    assert 0.0 <= evaluation["metrics"]["test/acc"] <= 1.0 and evaluation["metrics"]["test/loss"] > 0
+    assert evaluation["description"].startswith("MQAR (length 64")
     card = (export / "README.md").read_text()
     assert "library_name: seqzoo" in card and "model-index" in card
+    assert "![training curves](training_curves.png)" in card
+    assert (export / "training_curves.png").is_file()
+    command = next(line for line in card.splitlines() if line.startswith("zoo train "))
+    assert "mqar-hybrid.yaml trainer.max_epochs=1 " in command, "the card carries the exact command"
 
 
 def test_eval_reproduces_the_recorded_test_metrics(trained_run, monkeypatch, capsys):
     run_dir, _, env = trained_run
     monkeypatch.setenv("SEQZOO_DATA", env["SEQZOO_DATA"])
-    recorded = json.loads((run_dir / "export" / "eval_results.json").read_text())
+    (recorded,) = json.loads((run_dir / "export" / "eval_results.json").read_text())["evaluations"]
     from zoo.evaluate import evaluate
 
     metrics = evaluate(run_dir / "export")
-    assert metrics["test/acc"] == pytest.approx(recorded["test/acc"], abs=1e-6)
-    assert main(["eval", str(run_dir / "export"), "task.num_test=32"]) == 0
+    assert metrics["test/acc"] == recorded["metrics"]["test/acc"]
+    assert main(["eval", str(run_dir), "task.num_test=32"]) == 0, "a run directory evaluates its export"
     assert "test/acc" in capsys.readouterr().out
 
 
-def test_eval_rejects_non_task_overrides(trained_run, capsys):
-    run_dir, _, _ = trained_run
-    assert main(["eval", str(run_dir / "export"), "model.d_model=3"]) == 2
-    assert "task overrides only" in capsys.readouterr().err
+def test_eval_write_records_another_setting_as_its_own_entry(trained_run, monkeypatch, tmp_path):
+    """`zoo eval <export> task.seq_len=128 ... --write` must not put its result under the training task's label."""
+    from huggingface_hub import ModelCard
+
+    run_dir, _, env = trained_run
+    monkeypatch.setenv("SEQZOO_DATA", env["SEQZOO_DATA"])
+    export = tmp_path / "export"
+    shutil.copytree(run_dir / "export", export)
+    overrides = ["task.seq_len=128", "task.num_kv_pairs=8", "task.num_test=64"]
+    assert main(["eval", str(export), *overrides, "--write"]) == 0
+    assert main(["eval", str(export), *overrides, "--write"]) == 0  # the same setting again replaces, not adds
+    evaluations = json.loads((export / "eval_results.json").read_text())["evaluations"]
+    assert [e["description"][:18] for e in evaluations] == ["MQAR (length 64, 4", "MQAR (length 128, "]
+    assert evaluations[1]["task"]["seq_len"] == 128 and "task.seq_len=128" in evaluations[1]["command"]
+    results = ModelCard.load(export / "README.md").data.eval_results
+    by_setting = {r.dataset_name: r.metric_value for r in results if r.metric_name == "test/acc"}
+    assert by_setting == {e["description"]: e["metrics"]["test/acc"] for e in evaluations}
 
 
-def test_card_command_prints_the_card(trained_run, capsys):
+def test_eval_of_a_training_checkpoint_points_to_the_export(trained_run, capsys):
     run_dir, _, _ = trained_run
-    assert main(["card", str(run_dir / "export")]) == 0
-    assert "library_name: seqzoo" in capsys.readouterr().out
+    assert main(["eval", str(run_dir / "checkpoints" / "last.ckpt")]) == 2
+    assert f"exported model is {run_dir / 'export'}" in " ".join(capsys.readouterr().err.split())
+
+
+def test_eval_of_an_unfinished_run_says_how_to_finish_it(trained_run, tmp_path, capsys):
+    run_dir, _, _ = trained_run
+    unfinished = tmp_path / "run"
+    shutil.copytree(run_dir, unfinished, ignore=shutil.ignore_patterns("export"))
+    assert main(["eval", str(unfinished)]) == 2
+    assert f"zoo train {unfinished}" in " ".join(capsys.readouterr().err.split())
+
+
+def test_eval_of_a_hub_id_offline_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "eval", "someone/absent"], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "300"}, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "'someone/absent' could not be fetched" in lines[0], done.stderr
+
+
+def test_card_command_prints_the_card_verbatim(trained_run):
+    """Narrow terminals must not re-wrap the card: its YAML header would break."""
+    import yaml
+
+    run_dir, _, env = trained_run
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "card", str(run_dir / "export")], capture_output=True,
+                          text=True, env={**env, "COLUMNS": "40"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (run_dir / "export" / "README.md").read_text()
+    assert yaml.safe_load(done.stdout.split("---\n")[1])["library_name"] == "seqzoo"
 
 
 def test_list_prints_every_model(capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("attention-tiny", "mamba2-tiny", "hybrid-tiny"):
+    for name in ("attention-tiny", "mamba2-tiny", "hybrid-tiny", "xlstm-7-1-125m"):
         assert name in out
+
+
+def test_list_filters_by_family_and_pretrained(capsys, monkeypatch):
+    from zoo.pretrained import shipped_checkpoints
+
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["list", "--family", "xlstm"]) == 0
+    out = capsys.readouterr().out
+    assert "xlstm-tiny" in out and "mamba-tiny" not in out and "80,136" in out
+    assert main(["list", "--pretrained"]) == 0
+    out = capsys.readouterr().out
+    assert "attention-small" not in out, "presets without weights are left out"
+    for checkpoint in shipped_checkpoints():
+        assert checkpoint.hub_id in out and checkpoint.preset in out
 
 
 def test_config_error_exits_2_with_message(tmp_path, capsys, request):

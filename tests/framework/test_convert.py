@@ -19,6 +19,7 @@ from zoo.models.upstream import ConversionError
 import zoo
 from zoo.cli import main
 from zoo.convert import convert, from_upstream
+from zoo.errors import CheckpointError
 
 VOCAB = 50
 
@@ -195,7 +196,7 @@ def test_hub_ids_are_fetched_through_the_hub_cache(tmp_path, monkeypatch):
     model = write_mamba_ssm(tmp_path / "up", mamba_ssm_config())
     calls = []
 
-    def fake_snapshot_download(repo_id, allow_patterns):
+    def fake_snapshot_download(repo_id, allow_patterns, revision=None):
         calls.append((repo_id, tuple(allow_patterns)))
         return str(tmp_path / "up")
 
@@ -208,11 +209,12 @@ def test_hub_ids_are_fetched_through_the_hub_cache(tmp_path, monkeypatch):
 
 
 def test_hub_failure_says_what_to_do(monkeypatch):
-    def offline(repo_id, allow_patterns):
+    def offline(repo_id, allow_patterns, revision=None):
         raise OSError("offline mode is enabled")
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", offline)
-    with pytest.raises(ConversionError, match="could not be fetched from the Hugging Face hub as 'org/missing'"):
+    with pytest.raises(CheckpointError, match="'org/missing' could not be fetched from the Hugging Face hub "
+                                              r"\(OSError: offline mode is enabled\)"):
         from_upstream("org/missing", "mamba_ssm")
 
 
@@ -226,10 +228,26 @@ def test_cli_writes_our_hub_layout(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "README.md", "config.json", "eval_results.json", "model.safetensors"]
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert saved["name"] == "mamba-tiny-test"
-    assert saved["training"] == {"converted_from": {"source": "mamba_ssm", "checkpoint": str(tmp_path / "up")}}
+    assert saved["name"] == "mamba-tiny-test" and saved["training"] is None
+    assert saved["converted_from"] == {"source": "mamba_ssm", "checkpoint": str(tmp_path / "up")}
+    assert saved["license"] == "unknown" and saved["base_model"] is None, "no upstream card: nothing is claimed"
     assert_same_logits(zoo.from_pretrained(tmp_path / "out"), model)
     assert "converted mamba_ssm checkpoint" in capsys.readouterr().out
+
+
+def test_converted_card_names_its_source_license_and_base_model(tmp_path):
+    from huggingface_hub import ModelCard
+
+    write_mamba_ssm(tmp_path / "up", mamba_ssm_config())
+    (tmp_path / "up" / "README.md").write_text("---\nlicense: mit\n---\n# upstream\n")
+    assert main(["convert", str(tmp_path / "up"), str(tmp_path / "out"), "--source", "mamba_ssm",
+                 "--base-model", "state-spaces/mamba-tiny"]) == 0
+    card = ModelCard.load(tmp_path / "out" / "README.md")
+    assert card.data.license == "mit" and card.data.base_model == "state-spaces/mamba-tiny"
+    assert f"`zoo convert --source mamba_ssm` from the mamba_ssm checkpoint `{tmp_path / 'up'}`" in card.text
+    assert main(["convert", str(tmp_path / "up"), str(tmp_path / "out2"), "--source", "mamba_ssm",
+                 "--license", "apache-2.0"]) == 0
+    assert ModelCard.load(tmp_path / "out2" / "README.md").data.license == "apache-2.0"
 
 
 def test_cli_error_exits_2_and_writes_nothing(tmp_path, capsys):

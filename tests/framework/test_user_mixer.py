@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
-import zoo
 from zoo.models import MIXERS
 
+import zoo
 from zoo.cli import main
 from zoo.config import load_config
 from zoo.errors import CheckpointError, ConfigError
 from zoo.hub import load_pretrained, save_pretrained
 from zoo.imports import import_user_modules
+from zoo.provenance import Provenance
 from zoo.train import train
 
 TOY = Path(__file__).parent / "toy_mixer.py"
@@ -58,7 +58,7 @@ def test_a_checkpoint_names_the_imports_it_needs(tmp_path, monkeypatch):
     """Without the toy registered (a fresh process), loading says which imports the model was trained with."""
     import_user_modules([str(TOY)])
     model = zoo.create_model("attention-tiny", layers=["previous_token"])
-    save_pretrained(model, tmp_path / "export", training={"imports": [str(TOY)]})
+    save_pretrained(model, tmp_path / "export", Provenance(name="toy", training={"imports": [str(TOY)]}))
     monkeypatch.setattr(MIXERS, "_entries", {k: v for k, v in MIXERS._entries.items() if k != "previous_token"})
     with pytest.raises(CheckpointError, match=r"'previous_token' is not a registered mixer.*trained with `imports: "
                                               r"\[.*toy_mixer\.py'\]`.*--imports"):

@@ -3,7 +3,6 @@ per-setting metrics they feed."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from zoo.tasks.synthetic.mqar_grid import MQARGridConfig, MQARGridDataModule
 from zoo.tasks.synthetic.selective_copying import SelectiveCopyingConfig, generate_selective_copying
 
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 
 @pytest.mark.parametrize(("context", "tokens", "vocab"), [(64, 16, 16), (16, 16, 3), (200, 5, 30)])
@@ -101,7 +101,7 @@ def test_grid_trains_from_yaml_with_accuracy_per_setting(tmp_path, seed):
         f"trainer: {{max_epochs: 1}}\nseed: {seed % 1000}\noutput_dir: {tmp_path / 'runs'}\n")
     assert main(["train", str(experiment), f"task.data_dir={tmp_path / 'data'}"]) == 0
     (export,) = (tmp_path / "runs" / "grid").glob("*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     per_setting = [metrics["test/T32-kv4/acc"], metrics["test/T64-kv8/acc"]]
     queries = [64 * 4, 32 * 8]
     overall = sum(a * q for a, q in zip(per_setting, queries)) / sum(queries)
@@ -124,7 +124,7 @@ def test_generated_cpu_config_trains(name, sizes, tmp_path, seed):
                  "task.batch_size=8", f"seed={seed % 1000}", *sizes]
     assert main(["train", str(CONFIGS / f"{name}.yaml"), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert 0 <= metrics["test/acc"] <= 1
     if name.startswith("mqar-grid"):
         assert {"test/T32-kv4/acc", "test/T64-kv8/acc"} <= set(metrics)

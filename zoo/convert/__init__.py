@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 
-from zoo.convert.common import load_converted, read_upstream
-from zoo.hub import save_pretrained
-from zoo.models import CONVERTERS, SequenceModel, UnknownNameError, build_model
+from zoo.convert.common import load_converted, read_upstream, upstream_license
+from zoo.hub import SequenceModel, build, save_pretrained
+from zoo.locate import HUB_PREFIX
+from zoo.models import CONVERTERS, UnknownNameError
 from zoo.models.registry import Converter
 from zoo.models.upstream import ConversionError
+from zoo.provenance import Provenance
 
 __all__ = ["ConversionError", "convert", "converter", "from_upstream"]
 
@@ -48,31 +50,47 @@ def from_upstream(
     *,
     name: str | None = None,
     dtype: torch.dtype | None = None,
+    base_model: str | None = None,
+    license: str | None = None,
 ) -> SequenceModel:
     """Our `SequenceModel` (eval mode) with the weights of an upstream checkpoint: a folder with config.json and
     model.safetensors or pytorch_model.bin (or a sharded index), or `hf-hub:org/name` / `org/name` fetched through
     the Hugging Face cache. source: "mamba_ssm", "fla", "xlstm" or "based".
     name: the config's name (default: the folder's or
-    repository's name). dtype: cast the model (default float32, which holds fp16/bf16 weights exactly)."""
+    repository's name). dtype: cast the model (default float32, which holds fp16/bf16 weights exactly).
+
+    The model's provenance names its source: `base_model` (default: the hub repository it was fetched from) and
+    `license` (default: the one the upstream card declares, else "unknown")."""
     module = converter(source)
     upstream = read_upstream(path_or_hub_id)
     where = f"{source} checkpoint {upstream.origin}"
     config, options = module.model_config(upstream.config, where)
     config.name = name or _name(upstream.origin)
     try:
-        model = build_model(config)
+        model = build(config)
     except ValueError as error:  # ModelConfigError included
         raise ConversionError(f"{where}: the converted config does not build: {error}") from None
     converted, sources = module.state_dict(upstream.state_dict, config, options)
     load_converted(model, converted, sources, where)
     if dtype is not None:
         model = model.to(dtype)
+    card_license, license_name, license_link = upstream_license(upstream.folder)
+    model.provenance = Provenance(
+        name=config.name,
+        base_model=base_model or (upstream.origin.removeprefix(HUB_PREFIX)
+                                  if upstream.origin.startswith(HUB_PREFIX) else None),
+        license=license or card_license,
+        license_name=None if license else license_name,
+        license_link=None if license else license_link,
+        converted_from={"source": source, "checkpoint": upstream.origin},
+    )
     return model.eval()
 
 
-def convert(source_dir: str | Path, out_dir: str | Path, source: str, *, name: str | None = None) -> Path:
+def convert(source_dir: str | Path, out_dir: str | Path, source: str, *, name: str | None = None,
+            base_model: str | None = None, license: str | None = None) -> Path:
     """Convert an upstream checkpoint and write it at `out_dir` in our hub layout (config.json, model.safetensors,
-    README.md), atomically: `out_dir` appears whole or not at all. Returns `out_dir`."""
-    model = from_upstream(source_dir, source, name=name)
-    provenance = {"converted_from": {"source": source, "checkpoint": str(source_dir)}}
-    return save_pretrained(model, out_dir, training=provenance)
+    README.md naming the source, its license and base model), atomically: `out_dir` appears whole or not at all.
+    Returns `out_dir`."""
+    return save_pretrained(from_upstream(source_dir, source, name=name, base_model=base_model, license=license),
+                           out_dir)

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import ModelCard
 
+from zoo.locate import HUB_PREFIX, fetch, hub_repo_id
 from zoo.models.upstream import EMBEDDING, LM_HEAD, ConversionError, Tensors
 
 CONFIG_FILE = "config.json"
 # weight files in order of preference: one file, or a sharded index naming the shard of each tensor
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 INDEX_SUFFIX = ".index.json"
-HUB_PREFIX = "hf-hub:"
-HUB_PATTERNS = [CONFIG_FILE, "model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin",
+CARD_FILE = "README.md"
+HUB_PATTERNS = [CONFIG_FILE, CARD_FILE, "model*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin",
                 "pytorch_model.bin.index.json"]
 
 
@@ -43,19 +45,24 @@ def locate(path_or_hub_id: str | Path) -> tuple[Path, str]:
             return folder, str(folder)
         if folder.exists():
             raise ConversionError(f"{folder} is a file; pass the upstream checkpoint's folder (it holds {CONFIG_FILE})")
-        if Path(text).is_absolute() or text.startswith(".") or text.count("/") != 1:
-            raise ConversionError(f"upstream checkpoint folder not found: {folder}")
-    repo_id = text.removeprefix(HUB_PREFIX)
-    try:
-        from huggingface_hub import snapshot_download
+    repo_id = hub_repo_id(text)
+    if repo_id is None:
+        raise ConversionError(f"upstream checkpoint folder not found: {folder}")
+    return fetch(repo_id, HUB_PATTERNS), f"{HUB_PREFIX}{repo_id}"
 
-        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS)), f"{HUB_PREFIX}{repo_id}"
-    except Exception as error:  # offline, unknown repository, no network: all say the same to the user
-        raise ConversionError(
-            f"'{text}' is no local folder and could not be fetched from the Hugging Face hub as '{repo_id}' "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); pass a local folder "
-            f"with {CONFIG_FILE} and the weights, or unset HF_HUB_OFFLINE"
-        ) from None
+
+def upstream_license(folder: Path) -> tuple[str, str | None, str | None]:
+    """The license the upstream model card (README.md) declares: (hub license id, license_name, license_link);
+    ("unknown", None, None) when the folder has no card or the card names none."""
+    card_path = folder / CARD_FILE
+    if card_path.is_file():
+        try:
+            data = ModelCard.load(card_path).data
+        except Exception:  # a card we cannot parse declares nothing we can rely on
+            return "unknown", None, None
+        if data.license:
+            return data.license, data.get("license_name"), data.get("license_link")
+    return "unknown", None, None
 
 
 def read_config(folder: Path) -> dict[str, Any]:

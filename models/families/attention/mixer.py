@@ -127,6 +127,13 @@ class Attention(nn.Module):
     In a bidirectional model the layer drops its causal mask (`bidirectional_config`).
     """
 
+    @staticmethod
+    def papers_for(config: AttentionConfig) -> tuple[str, ...]:
+        """The papers of this attention's mask (zoo.models.citations)."""
+        sparse = {"sliding_window": "beltagy2020longformer", "longformer": "beltagy2020longformer",
+                  "bigbird": "zaheer2020bigbird"}
+        return ("vaswani2017attention", *([sparse[config.kind]] if config.kind in sparse else []))
+
     @classmethod
     def bidirectional_config(cls, config: AttentionConfig) -> AttentionConfig:
         """The settings of this layer in a bidirectional model: every key visible, within the mask's window."""

@@ -83,6 +83,11 @@ class TaylorFeatureMap(nn.Module):
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
 
+    def init_buffers(self) -> None:
+        """Compute the index buffers again (not saved: see `RotaryEmbedding.init_buffers`)."""
+        device = "cpu" if self.rows.is_meta else self.rows.device
+        self.rows, self.cols = torch.triu_indices(self.dim, self.dim, offset=1, device=device)
+
     @property
     def out_dim(self) -> int:
         return 1 + self.dim + self.dim * (self.dim + 1) // 2
@@ -101,6 +106,8 @@ class BasedLinearAttention(nn.Module):
     `out_proj`, none with a bias (fla's `q_proj, k_proj, v_proj, o_proj`). The state is the scan state
     `[N, H, F, head_dim + 1]` (F the feature size; the last column accumulates phi(k) for the normaliser).
     """
+
+    papers = ("arora2024simple",)  # zoo.models.citations
 
     def __init__(self, d_model: int, config: BasedConfig):
         super().__init__()
@@ -173,6 +180,8 @@ class BasedConv(nn.Module):
     D = conv_expand * d_model / 2) and `out_proj` (`D -> d_model`). The state is the conv's last inputs
     `[N, D, conv_kernel - 1]`.
     """
+
+    papers = ("arora2024simple",)  # zoo.models.citations
 
     def __init__(self, d_model: int, config: BasedConfig):
         super().__init__()

@@ -211,6 +211,8 @@ class DeltaNet(_DeltaRuleMixer):
     """DeltaNet (Yang et al., 2024, "Parallelizing Linear Transformers with the Delta Rule over Sequence
     Length"), as fla's `DeltaNet` layer: `[B, T, d_model] -> [B, T, d_model]`."""
 
+    papers = ("yang2024parallelizing",)  # zoo.models.citations
+
     name = "deltanet"
 
     def __init__(self, d_model: int, config: DeltaNetConfig):
@@ -293,6 +295,8 @@ class DeltaNet(_DeltaRuleMixer):
 class GatedDeltaNet(_DeltaRuleMixer):
     """Gated DeltaNet (Yang, Kautz and Hatamizadeh, 2025, "Gated Delta Networks: Improving Mamba2 with Delta
     Rule"), as fla's `GatedDeltaNet` layer: `[B, T, d_model] -> [B, T, d_model]`."""
+
+    papers = ("yang2025gated", "yang2024parallelizing")  # zoo.models.citations
 
     name = "gated_deltanet"
 

@@ -13,7 +13,7 @@ from zoo.models.heads.lm import LMHeadConfig
 from zoo.models.registry import register_model
 
 
-@register_model("hybrid-tiny", family="mamba2-hybrid", pretrained=("mqar",))
+@register_model("hybrid-tiny", family="mamba2-hybrid")
 def hybrid_tiny() -> ModelConfig:
     """A Mamba-2 layer followed by a full attention layer, with gated MLPs, d_model 64."""
     return ModelConfig(

@@ -43,6 +43,8 @@ class MambaState:
 class Mamba(nn.Module):
     """Mamba-1 mixer (selective SSM): `[B, T, d_model] -> [B, T, d_model]`."""
 
+    papers = ("gu2023mamba",)  # zoo.models.citations
+
     def __init__(self, d_model: int, config: MambaConfig):
         super().__init__()
         self.config = config

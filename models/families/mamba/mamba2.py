@@ -47,6 +47,8 @@ class Mamba2State:
 class Mamba2(nn.Module):
     """Mamba-2 mixer: `[B, T, d_model] -> [B, T, d_model]`."""
 
+    papers = ("dao2024transformers",)  # zoo.models.citations
+
     def __init__(self, d_model: int, config: Mamba2Config):
         super().__init__()
         self.config = config

@@ -75,6 +75,8 @@ class MLSTM(nn.Module):
         y = proj_down((outnorm(h) + learnable_skip * c) * silu(z))
     """
 
+    papers = ("beck2024xlstm",)  # zoo.models.citations
+
     def __init__(self, d_model: int, config: MLSTMConfig):
         super().__init__()
         self.config = config

@@ -80,6 +80,8 @@ class SLSTM(nn.Module):
     kernel's layout: recurrent_kernel `[H, Dh, 4 * Dh]`, gate_bias `[H, 4 * Dh]` (gates i, f, z, o per head).
     """
 
+    papers = ("beck2024xlstm",)  # zoo.models.citations
+
     def __init__(self, d_model: int, config: SLSTMConfig):
         super().__init__()
         self.config = config

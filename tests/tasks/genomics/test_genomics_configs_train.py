@@ -12,6 +12,7 @@ from files_genomics import HELD_OUT, write_chr22, write_genomes, write_splice_rd
 
 from benchmarks.task_runs import generated_configs, identify
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "experiments" / "genomics"
 HELD = "[" + ", ".join(HELD_OUT) + "]"
@@ -40,7 +41,7 @@ def test_generated_cpu_config_trains(name, tmp_path, seed):
 
     assert main(["train", str(CONFIGS / f"{name}.yaml"), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert metrics["test/loss"] > 0
     if name.startswith(("bacteria", "chr22")):
         config = json.loads((export / "config.json").read_text())

@@ -16,6 +16,7 @@ from files_text import write_aan, write_books, write_imdb
 
 from benchmarks.task_runs import generated_configs, identify
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "experiments" / "lra"
 
@@ -48,7 +49,7 @@ def test_generated_cpu_config_trains(name, tmp_path, seed):
 
     assert main(["train", str(CONFIGS / f"{name}.yaml"), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert 0 <= metrics["test/acc"] <= 1 and metrics["test/loss"] > 0
     config = json.loads((export / "config.json").read_text())
     assert config["model"]["bidirectional"] and config["model"]["head"]["pool"] == "mean"

@@ -15,6 +15,7 @@ from zoo.tasks import DataError
 from zoo.tasks.timeseries.ett import ETTConfig, ETTDataModule, ett_borders
 
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 SHARED_ETT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ett"
 HEADER = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -119,7 +120,7 @@ def test_generated_config_trains(ett_folder, name, tmp_path, seed):
                  "task.batch_size=256"]
     assert main(["train", str(config), *overrides]) == 0
     (export,) = tmp_path.glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert metrics["test/mse"] > 0 and metrics["test/mae"] > 0
     exported = json.loads((export / "config.json").read_text())
     assert exported["model"]["instance_norm"] and exported["model"]["head"]["horizon"] == int(name.split("-")[1])

@@ -5,7 +5,6 @@ beats predicting the mean."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 import random
 
@@ -19,6 +18,7 @@ from zoo.tasks.timeseries.forecasting import (
 )
 
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 
 def write_series(path, rows: int, seed: int) -> torch.Tensor:
@@ -133,7 +133,7 @@ def test_zoo_train_from_yaml_beats_predicting_the_mean(tmp_path, seed, bound):
     )
     assert main(["train", str(experiment)]) == 0
     (export,) = (tmp_path / "runs" / "sines").glob("*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     dm = datamodule(tmp_path, input_length=48, horizon=12)
     dm.setup()
     baseline = torch.cat([b["targets"] for b in dm.test_dataloader()]).square().mean().item()

@@ -16,6 +16,7 @@ from zoo.tasks.timeseries.ts_format import read_ts
 from zoo.tasks.timeseries.uea import UEAConfig, UEADataModule, prepare_uea, stratified_holdout
 
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -144,7 +145,7 @@ def test_generated_config_trains(tmp_path, seed):
                  "trainer.max_steps=3", f"seed={seed % 1000}"]
     assert main(["train", str(config), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert 0 <= metrics["test/acc"] <= 1
     assert json.loads((export / "config.json").read_text())["task_io"]["labels"] == ["a", "b", "c", "d"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import subprocess
 import zipfile
@@ -19,6 +18,7 @@ from zoo.tasks.timeseries.forecasting import split_borders
 from zoo.tasks.timeseries.vic_elec import MEMBER, PREPARER, VicElecConfig, VicElecDataModule, prepare_vic_elec
 
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 HEADER = ["Time", "Demand", "Temperature", "Date", "Holiday"]
 
@@ -124,5 +124,5 @@ def test_generated_config_trains(tmp_path, seed):
                  f"seed={seed % 1000}"]
     assert main(["train", str(config), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert metrics["test/mse"] > 0 and metrics["test/mae"] > 0

@@ -14,6 +14,7 @@ import pytest
 from benchmarks.task_runs import generated_configs, identify
 from tests.tasks.lra.files_image import write_cifar, write_fashion_mnist
 from zoo.cli import main
+from zoo.hub import training_metrics
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "experiments" / "vision"
 
@@ -52,7 +53,7 @@ def test_generated_cpu_config_trains(name, tmp_path, seed):
 
     assert main(["train", str(CONFIGS / f"{name}.yaml"), *overrides]) == 0
     (export,) = (tmp_path / "runs").glob("*/*/export")
-    metrics = json.loads((export / "eval_results.json").read_text())
+    metrics = training_metrics(export)
     assert 0 <= metrics["test/acc"] <= 1 and metrics["test/loss"] > 0
     config = json.loads((export / "config.json").read_text())
     model = config["model"]
