@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.published import STAND_INS, lra_published
+from benchmarks.results_checkpoints import checkpoint_section
 from benchmarks.results_forecasting import forecasting_sections, is_forecasting
 from benchmarks.results_sweeps import load_sweeps, sweep_rows, sweep_sections
 from benchmarks.task_runs import RECORDS, ROOT, generated_configs
@@ -115,6 +116,7 @@ def markdown(records: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]] | 
         lines += _task_section(recipe, [r for r in classified if r["recipe"] == recipe])
     lines += forecasting_sections([r for r in records if is_forecasting(r)], duration, trained)
     lines += sweep_sections(sweeps or {}, duration)
+    lines += checkpoint_section(duration)
     return "\n".join(lines).rstrip() + "\n"
 
 

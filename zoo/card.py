@@ -104,7 +104,7 @@ The architecture: {{ paper_links }}.
 
 # our metric names (the part after "test/") -> the hub's metric types
 _METRIC_TYPES = {"acc": "accuracy", "f1": "f1", "mcc": "matthews_correlation", "mse": "mse", "mae": "mae",
-                 "loss": "loss", "bpb": "bits_per_byte", "ppl": "perplexity"}
+                 "loss": "loss", "bpt": "bits_per_token", "ppl": "perplexity"}
 
 _INPUTS = {"tokens": "token ids [B, T]", "linear": "values [B, T, {in_channels}]",
            "patches": "images [B, {in_channels}, {image_size}, {image_size}]"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ from zoo.tasks import Objective, TaskDataModule, get_task, metric_mode
 
 CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
+# Lightning's warnings about a run folder in use, which a resumed run uses on purpose (its log is kept aside first)
+RESUME_WARNINGS = (".*Experiment logs directory .* exists and is not empty.*",
+                   ".*Checkpoint directory .* exists and is not empty.*")
 
 
 @dataclass
@@ -212,7 +216,11 @@ def train(config: DictConfig, *, command: str | None = None, resume: Path | None
         keep_log_before_resume(run_dir / "logs")
     callbacks, best_checkpoint = _callbacks(experiment, run_dir, monitor)
     trainer = _trainer(experiment, run_dir, callbacks)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    with warnings.catch_warnings():
+        if resume is not None:  # a resumed run writes into its own folders again, on purpose
+            for message in RESUME_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     best = best_checkpoint.best_model_path or None
     if best:
         module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])

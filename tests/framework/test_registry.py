@@ -71,6 +71,6 @@ def test_pretrained_tag_errors():
     with pytest.raises(CheckpointError, match="no pretrained checkpoint 'nope'; available: mqar"):
         zoo.create_model("hybrid-tiny", pretrained="nope")
     with pytest.raises(CheckpointError, match="has no pretrained checkpoint; `zoo list --pretrained`"):
-        zoo.create_model("attention-tiny", pretrained=True)
+        zoo.create_model("attention-small", pretrained=True)
     with pytest.raises(ValueError, match="cannot be combined with pretrained"):
         zoo.create_model("hybrid-tiny", pretrained=True, d_model=8)
