@@ -5,11 +5,11 @@ logits `zoo.from_pretrained` gives, generate, and answer a loglikelihood request
 import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
+from zoo.tasks.genomics import nucleotides
 
 import zoo
 import zoo.hf
 from zoo.hf import SeqzooForCausalLM
-from zoo.tasks.genomics import nucleotides
 
 # one preset per family; attention and BASED carry buffers that are not saved (rotary frequencies, index tables)
 PRESETS = ["attention-tiny", "swa-tiny", "mamba-tiny", "hybrid-tiny", "xlstm-tiny", "gated-deltanet-tiny", "based-tiny"]

@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 from huggingface_hub import ModelCard
+from zoo.tasks import DataError
 
 import zoo
 from zoo.evaluate import evaluate
 from zoo.hub import CARD_FILE, RESULTS_FILE, training_metrics
 from zoo.pretrained import checkpoints_root, shipped_checkpoints
-from zoo.tasks import DataError
 
 SHIPPED = {checkpoint.folder.name: checkpoint for checkpoint in shipped_checkpoints()}
 MQAR_PRESETS = {"mamba-tiny", "hybrid-tiny", "xlstm-tiny", "deltanet-tiny", "gated-deltanet-tiny", "based-tiny",
