@@ -151,6 +151,10 @@ class TaskDataModule(LightningDataModule):
     # Hub ids of the data on the Hugging Face hub, where it is a hub dataset (model cards' `datasets`); a generated or
     # stand-in task names none.
     hub_datasets: ClassVar[tuple[str, ...]] = ()
+    # The text of each token id where the tokens are characters (language models over them export a tokenizer),
+    # with the symbol unknown characters become; empty where ids are only numbers.
+    token_symbols: ClassVar[tuple[str, ...]] = ()
+    unknown_symbol: ClassVar[str] = ""
 
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()

@@ -40,6 +40,7 @@ _TEMPLATE = """---
 ```yaml
 {{ task }}
 ```
+
 {% endif %}{% if command %}## Training
 
 Trained with
@@ -59,9 +60,11 @@ on this resolved config:
 | task setting | metric | value |
 |---|---|---|
 {% for setting, metric, value in evaluations %}| {{ setting }} | {{ metric }} | {{ value }} |
-{% endfor %}{% for setting, command in commands %}
+{% endfor %}{% if commands %}
+Measured again by:
+{% for setting, command in commands %}
 - {{ setting }}: `{{ command }}`{% endfor %}
-{% else %}
+{% endif %}{% else %}
 No evaluation recorded: `zoo eval <folder> --write` measures and records one.
 {% endif %}{% if curves %}
 ## Training curves

@@ -29,6 +29,8 @@ from zoo.models import ModelConfig, ModelConfigError, config_from_dict
 from zoo.models import SequenceModel as Network
 from zoo.pretrained import shipped_folder
 from zoo.provenance import Evaluation, Provenance
+from zoo.tasks import get_task, list_tasks
+from zoo.tokenizer import TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, write_tokenizer
 from zoo.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -36,7 +38,7 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 RESULTS_FILE = "eval_results.json"
 CURVES_FILE = "training_curves.png"
-HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, RESULTS_FILE, CURVES_FILE]
+HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, RESULTS_FILE, CURVES_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]
 MODEL_TYPE = "seqzoo"  # config.json's `model_type`, the key transformers' AutoConfig maps (`zoo.hf`)
 CAUSAL_LM_ARCHITECTURE = "SeqzooForCausalLM"  # the transformers class of language models (`zoo.hf`)
 
@@ -128,8 +130,20 @@ def write_checkpoint(model: Network, folder: Path) -> None:
     (folder / RESULTS_FILE).write_text(strict_json.dumps({"evaluations": evaluations}))
     if provenance.curves is not None and provenance.curves.is_file():
         shutil.copyfile(provenance.curves, folder / CURVES_FILE)
+    _write_tokenizer(config, folder)
     card = render_card(config, provenance.evaluations, model.num_parameters(), (folder / CURVES_FILE).is_file())
     (folder / CARD_FILE).write_text(card)
+
+
+def _write_tokenizer(config: dict[str, Any], folder: Path) -> None:
+    """A tokenizer beside a language model whose task's tokens are characters (`TaskDataModule.token_symbols`)."""
+    task = (config.get("task") or {}).get("name")
+    if config["model"]["head"]["kind"] != "lm" or task not in list_tasks():
+        return
+    _, datamodule = get_task(task)
+    if datamodule.token_symbols:
+        max_length = int((config.get("task") or {}).get("window", 0)) or 2**20
+        write_tokenizer(folder, datamodule.token_symbols, datamodule.unknown_symbol, max_length)
 
 
 def save_pretrained(model: Network, directory: str | Path, provenance: Provenance | None = None) -> Path:

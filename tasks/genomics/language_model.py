@@ -23,7 +23,7 @@ from pathlib import Path
 
 from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task
 from zoo.tasks.genomics.chr22 import alignment_file, coordinate, human_blocks
-from zoo.tasks.genomics.nucleotides import VOCAB
+from zoo.tasks.genomics.nucleotides import BASES, VOCAB
 from zoo.tasks.genomics.ragout import HELD_OUT, package_folder, read_strains, strain_segments
 from zoo.tasks.genomics.windows import FixedWindows, RandomWindows, Segment, split_range
 
@@ -80,6 +80,8 @@ class GenomeLanguageModelTask(TaskDataModule):
 
     inputs = "tokens"
     outputs = "lm"
+    token_symbols = VOCAB
+    unknown_symbol = BASES[-1]  # N
 
     @property
     def io(self) -> TaskIO:

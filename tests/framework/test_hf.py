@@ -1,10 +1,12 @@
-"""transformers interop (`import zoo.hf`): our exports load through `AutoConfig` / `AutoModelForCausalLM` with the
-logits `zoo.from_pretrained` gives, generate, and answer a loglikelihood request the way lm-evaluation-harness's
-`hf` backend computes it (offline, no tokenizer: token ids in, as the harness hands them to the model)."""
+"""transformers interop (`import zoo.hf`): our exports load through `AutoConfig` / `AutoModelForCausalLM` (and a
+character vocabulary through `AutoTokenizer`) with the logits `zoo.from_pretrained` gives, generate, and answer a
+loglikelihood request the way lm-evaluation-harness's `hf` backend computes it, offline."""
+
+import random
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from zoo.tasks.genomics import nucleotides
 
 import zoo
@@ -24,7 +26,7 @@ def offline(monkeypatch):
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_auto_classes_load_an_export_with_the_same_logits(preset, tmp_path):
+def test_auto_classes_load_an_export_with_the_same_logits(preset, tmp_path, seed):
     zoo.create_model(preset).save_pretrained(tmp_path / "export")
     assert AutoConfig.from_pretrained(tmp_path / "export").model_type == "seqzoo"
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "export")
@@ -36,7 +38,7 @@ def test_auto_classes_load_an_export_with_the_same_logits(preset, tmp_path):
         assert torch.equal(model(ids).logits, ours(ids))
 
 
-def test_generate_greedy_as_zoo_does(tmp_path):
+def test_generate_greedy_as_zoo_does(tmp_path, seed):
     zoo.create_model("hybrid-tiny").save_pretrained(tmp_path / "export")
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "export")
     ours = zoo.from_pretrained(tmp_path / "export")
@@ -56,21 +58,41 @@ def _loglikelihood(logits_of, context: list[int], continuation: list[int]) -> tu
     return float(logprobs.gather(-1, target[:, None]).sum()), bool((logprobs.argmax(-1) == target).all())
 
 
-def test_a_harness_loglikelihood_request_through_transformers(tmp_path):
-    """On the shipped nucleotide LM: a context of bases, two candidate continuations (one repeats the context's
-    motif); transformers' and zoo's answers agree, and the log-probabilities are proper (negative, finite)."""
-    checkpoint = next(c for c in zoo.pretrained.shipped_checkpoints() if c.task == "bacteria-lm")
-    model = AutoModelForCausalLM.from_pretrained(checkpoint.folder)
-    ours = zoo.from_pretrained(checkpoint.folder)
-    bases = torch.tensor([nucleotides.A, nucleotides.C, nucleotides.G, nucleotides.T])
-    motif = bases[torch.randint(0, 4, (8,))].tolist()
-    context = motif * 6
+@pytest.fixture(scope="module")
+def nucleotide_lm():
+    return next(c for c in zoo.pretrained.shipped_checkpoints() if c.task == "bacteria-lm").folder
+
+
+def test_the_tokenizer_reads_text_as_the_task_does(nucleotide_lm, seed):
+    tokenizer = AutoTokenizer.from_pretrained(nucleotide_lm)
+    text = "".join(random.Random(int(torch.randint(0, 2**31, ()))).choices("ACGTNacgtn", k=64))
+    assert tokenizer(text)["input_ids"] == nucleotides.encode(text.encode()).tolist()
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text.upper()
+    assert tokenizer.convert_tokens_to_ids(tokenizer.bos_token) == nucleotides.BOS
+
+
+def test_a_harness_loglikelihood_request_through_transformers(nucleotide_lm, seed):
+    """On the shipped nucleotide LM, through AutoTokenizer and AutoModelForCausalLM as the harness's `hf` backend
+    loads them: a context of bases and two candidate continuations (one repeats the context's motif); transformers'
+    and zoo's answers agree, and the log-probabilities are proper (negative, finite)."""
+    tokenizer = AutoTokenizer.from_pretrained(nucleotide_lm)
+    model = AutoModelForCausalLM.from_pretrained(nucleotide_lm)
+    ours = zoo.from_pretrained(nucleotide_lm)
+    draw = random.Random(int(torch.randint(0, 2**31, ())))
+    motif = "".join(draw.choices("ACGT", k=8))
+    context = tokenizer(motif * 6)["input_ids"]
     with torch.no_grad():
-        for continuation in (motif[:4], bases[torch.randint(0, 4, (4,))].tolist()):
-            theirs = _loglikelihood(lambda ids: model(ids).logits, context, continuation)
-            mine = _loglikelihood(ours, context, continuation)
+        for continuation in (motif[:4], "".join(draw.choices("ACGT", k=4))):
+            ids = tokenizer(continuation)["input_ids"]
+            theirs = _loglikelihood(lambda tokens: model(tokens).logits, context, ids)
+            mine = _loglikelihood(ours, context, ids)
             assert theirs[1] == mine[1] and theirs[0] == pytest.approx(mine[0], abs=1e-9)
             assert -100 < theirs[0] < 0
+
+
+def test_only_character_vocabularies_get_a_tokenizer(tmp_path):
+    zoo.create_model("mamba-tiny").save_pretrained(tmp_path / "ids")  # token ids that stand for no text
+    assert not (tmp_path / "ids" / "tokenizer.json").exists()
 
 
 def test_a_model_without_an_lm_head_is_refused(tmp_path):
@@ -79,7 +101,7 @@ def test_a_model_without_an_lm_head_is_refused(tmp_path):
         AutoModelForCausalLM.from_pretrained(tmp_path / "x")
 
 
-def test_padded_batches_are_refused_clearly(tmp_path):
+def test_padded_batches_are_refused_clearly(tmp_path, seed):
     zoo.create_model("mamba-tiny").save_pretrained(tmp_path / "export")
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "export")
     ids = torch.randint(0, 256, (2, 5))

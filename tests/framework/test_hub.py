@@ -52,7 +52,7 @@ def _same_outputs(a: SequenceModel, b: SequenceModel) -> None:
 
 
 @pytest.mark.parametrize("preset", FAMILY_PRESETS)
-def test_every_family_round_trips_through_save_pretrained(preset, tmp_path):
+def test_every_family_round_trips_through_save_pretrained(preset, tmp_path, seed):
     model = zoo.create_model(preset)
     model.save_pretrained(tmp_path / "out")
     loaded = SequenceModel.from_pretrained(tmp_path / "out")
@@ -61,7 +61,7 @@ def test_every_family_round_trips_through_save_pretrained(preset, tmp_path):
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))
-def test_every_head_kind_round_trips(head, tmp_path):
+def test_every_head_kind_round_trips(head, tmp_path, seed):
     head_config, encoder = HEADS[head]
     model = zoo.create_model("mamba2-tiny", head=head_config, **({"encoder": encoder} if encoder else {}))
     model.save_pretrained(tmp_path / "out")
@@ -210,7 +210,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 
-def test_hub_ids_resolve_in_the_cache_at_a_revision_offline(tmp_path, offline):
+def test_hub_ids_resolve_in_the_cache_at_a_revision_offline(tmp_path, offline, seed):
     first, second = zoo.create_model("mamba-tiny"), zoo.create_model("xlstm-tiny")
     first.save_pretrained(tmp_path / "first")
     second.save_pretrained(tmp_path / "second")
