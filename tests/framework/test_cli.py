@@ -148,7 +148,7 @@ def test_list_prints_every_model(capsys, monkeypatch):
 def test_list_filters_by_family_and_pretrained(capsys, monkeypatch):
     from zoo.pretrained import shipped_checkpoints
 
-    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setattr(cli.console, "width", 400)  # one line per cell: the console may predate COLUMNS
     assert main(["list", "--family", "xlstm"]) == 0
     out = capsys.readouterr().out
     assert "xlstm-tiny" in out and "mamba-tiny" not in out and "80,136" in out
