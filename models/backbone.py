@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from zoo.models.bidirectional import BidirectionalMixer
 from zoo.models.block import Block
 from zoo.models.config import ModelConfig
@@ -56,6 +57,9 @@ class Backbone(nn.Module):
         self.layers = nn.ModuleList(_build_block(name, config) for name in config.layers)
         self.norm_f = build_norm(config.norm, config.d_model, config.norm_eps)
         self.causal = all(getattr(block.mixer, "causal", True) for block in self.layers)
+        # activation checkpointing: while gradients are recorded, each block keeps only its input and recomputes
+        # its activations in the backward pass (memory per block O(B T d) instead of every intermediate)
+        self.checkpoint_blocks = False
 
     def forward(
         self,
@@ -66,8 +70,12 @@ class Backbone(nn.Module):
         """x `[B, T, d]`, per-layer states -> (normalised hidden states `[B, T, d]`, new per-layer states)."""
         states = states if states is not None else [None] * len(self.layers)
         new_states = []
+        recompute = self.checkpoint_blocks and torch.is_grad_enabled()
         for block, state in zip(self.layers, states):
-            x, state = block(x, state, cu_seqlens)
+            if recompute:
+                x, state = checkpoint(block, x, state, cu_seqlens, use_reentrant=False)
+            else:
+                x, state = block(x, state, cu_seqlens)
             new_states.append(state)
         return self.norm_f(x), new_states
 

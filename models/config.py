@@ -141,8 +141,12 @@ def _validated(config_cls: type, settings: Any, key: str) -> Any:
         return settings
     if not isinstance(settings, Mapping) and not OmegaConf.is_dict(settings):
         raise ModelConfigError(key, f"must be a mapping of {config_cls.__name__} fields, got {settings!r}")
+    schema = OmegaConf.structured(config_cls)
+    mismatch = container_mismatch(schema, settings, key)
+    if mismatch:
+        raise ModelConfigError(key, mismatch)
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(config_cls), settings))
+        return OmegaConf.to_object(OmegaConf.merge(schema, settings))
     except OmegaConfBaseException as error:
         raise ModelConfigError(f"{key}.{error.full_key}", _first_line(error)) from None
 
@@ -165,6 +169,27 @@ def _section(name: str, settings: Any) -> Any:
     except UnknownNameError as error:
         raise ModelConfigError(f"mixers.{name}", str(error)) from None
     return _validated(config_cls, settings, f"mixers.{name}")
+
+
+def container_mismatch(schema: Any, value: Any, path: str = "") -> str | None:
+    """The first key (dotted, under `path`) where `value` holds a mapping and `schema` a list or a scalar, or the
+    reverse, with what each is: OmegaConf's merge fails there without naming the key. None when none."""
+    def kind(node: Any) -> str:
+        if OmegaConf.is_dict(node) or isinstance(node, Mapping) or dataclasses.is_dataclass(node):
+            return "a mapping"
+        return "a list" if OmegaConf.is_list(node) or isinstance(node, (list, tuple)) else "a value"
+
+    if kind(schema) != kind(value) and value is not None and schema is not None and (kind(schema) != "a value"
+                                                                                      or kind(value) != "a value"):
+        return f"'{path}' must be {kind(schema)}, got {kind(value)} ({value!r})"
+    if kind(schema) == kind(value) == "a mapping":
+        for key in (value.keys() if hasattr(value, "keys") else []):
+            if key in schema if not dataclasses.is_dataclass(schema) else hasattr(schema, str(key)):
+                child = schema[key] if not dataclasses.is_dataclass(schema) else getattr(schema, str(key))
+                found = container_mismatch(child, value[key], f"{path}.{key}" if path else str(key))
+                if found:
+                    return found
+    return None
 
 
 def _first_line(error: Exception) -> str:
@@ -221,8 +246,13 @@ def merge_config(base: ModelConfig, overrides: Mapping[str, Any], kinds: Mapping
     for name in mixer_overrides:
         if name not in base.mixers:
             base.mixers[name] = _section(name, {})
+    structured = OmegaConf.structured(base)
+    for key, value in overrides.items():
+        mismatch = container_mismatch(structured[key], value, key)
+        if mismatch:
+            raise ModelConfigError(key, mismatch)
     try:
-        merged = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(base), overrides))
+        merged = OmegaConf.to_object(OmegaConf.merge(structured, overrides))
     except OmegaConfBaseException as error:
         key = str(error.full_key)
         if "not in" in _first_line(error) and "." in key:  # an unknown key inside a section: list the section's

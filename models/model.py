@@ -98,6 +98,10 @@ class SequenceModel(nn.Module):
                 f"{', with a pair axis after B' if self.towers > 1 else ''}; got shape {tuple(inputs.shape)} (one "
                 "decoding position at a time: `step`)"
             )
+        if 0 in x.shape[:2]:
+            missing = "sequence" if x.shape[0] == 0 else "position"
+            raise ValueError(f"inputs of shape {tuple(inputs.shape)} hold no {missing}: a batch needs at least one "
+                             "sequence of at least one position")
         if lengths is None or cu_seqlens is not None:
             return self.backbone(x, None, cu_seqlens)[0]
         check_lengths(lengths, x.shape[0], x.shape[1])
@@ -191,6 +195,11 @@ class SequenceModel(nn.Module):
     def vocab_size(self) -> int | None:
         """The token encoder's vocabulary (what an LM head predicts); None for models that read no tokens."""
         return getattr(self.config.encoder, "vocab_size", None)
+
+    def set_activation_checkpointing(self, enabled: bool = True) -> None:
+        """Recompute each block's activations in the backward pass instead of keeping them (long sequences: peak
+        training memory drops from every block's intermediates to one block's); outputs and gradients are unchanged."""
+        self.backbone.checkpoint_blocks = bool(enabled)
 
     def num_parameters(self) -> int:
         """Number of distinct parameters (tied weights counted once)."""

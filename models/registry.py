@@ -41,7 +41,7 @@ class Registry(Generic[Entry]):
         self._entries[name] = entry
 
     def get(self, name: str) -> Entry:
-        if name not in self._entries:
+        if not isinstance(name, str) or name not in self._entries:
             raise UnknownNameError(f"unknown {self.what} '{name}'; choose one of: {', '.join(self.names())}")
         return self._entries[name]
 
@@ -50,7 +50,7 @@ class Registry(Generic[Entry]):
         return sorted(name for name in self._entries if fnmatch.fnmatch(name, pattern))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -284,10 +284,9 @@ def register_task(
 
 def get_task(name: str) -> tuple[type[TaskConfig], type[TaskDataModule]]:
     """Return `(config_cls, datamodule_cls)` of the task registered as `name`."""
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise UnknownTaskError(f"unknown task {name!r}; choose one of: {', '.join(list_tasks())}") from None
+    if not isinstance(name, str) or name not in _TASKS:
+        raise UnknownTaskError(f"unknown task {name!r}; choose one of: {', '.join(list_tasks())}")
+    return _TASKS[name]
 
 
 def list_tasks() -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from zoo.tasks.base import DataError
 
 from zoo.atomic import atomic_write_bytes, atomic_write_text
 
@@ -60,10 +61,15 @@ class CachedTensors:
         return torch.load(self.path, map_location="cpu", weights_only=True)
 
     def save(self, tensors: Tensors) -> None:
-        """Write the tensors and then their manifest, each atomically."""
-        atomic_write_bytes(self.path, lambda file: torch.save(tensors, file))
-        manifest = {"fields": self.fields, "size": self.path.stat().st_size, "sha256": _digest(self.path)}
-        atomic_write_text(self.manifest, json.dumps(manifest, indent=1) + "\n")
+        """Write the tensors and then their manifest, each atomically; a folder that cannot be written is a DataError
+        that says where the cache goes and how to move it."""
+        try:
+            atomic_write_bytes(self.path, lambda file: torch.save(tensors, file))
+            manifest = {"fields": self.fields, "size": self.path.stat().st_size, "sha256": _digest(self.path)}
+            atomic_write_text(self.manifest, json.dumps(manifest, indent=1) + "\n")
+        except OSError as error:
+            raise DataError(f"cannot write the data cache {self.path.parent}: {error.strerror or error}; point "
+                            "SEQZOO_DATA (or the task's data_dir) to a folder you can write") from None
 
     def load_or_build(self, build: Callable[[], Tensors], check: Callable[[Tensors], None] | None = None) -> Tensors:
         """The cached tensors when the entry is intact (and `check` accepts them: it raises on a mismatch), else

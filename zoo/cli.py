@@ -68,9 +68,14 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"resume: {resume} is not a run directory of `zoo train` (it has no config.yaml)")
     config = load_config(config_path, overrides)
     command = shlex.join(["zoo", "train", args.config, *args.overrides])
-    result = train(config, command=command, resume=resume)
+    result = train(config, command=command, resume=resume, console=console)
+    if not result.primary:  # another process of a distributed run: the first one reports
+        return 0
     _print_metrics(f"{config.name}: {result.seconds:.0f} s", result.metrics)
-    console.print(f"run directory: {result.run_dir}\nexported model: {result.export_dir}")
+    if result.run_dir is None:
+        console.print("fast_dev_run: nothing was saved (drop trainer.fast_dev_run to train for real)")
+    else:
+        console.print(f"run directory: {result.run_dir}\nexported model: {result.export_dir}", soft_wrap=True)
     return 0
 
 
@@ -238,12 +243,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as error:
         errors.print("[bold red]error:[/]", escape(str(error)), highlight=False, soft_wrap=True)
         return 2
-    except ValueError as error:  # the models' and tasks' own user errors (imported now: raised, so loaded)
+    except OSError as error:  # a folder that cannot be written, a full disk: the file and the reason, no traceback
+        if error.filename is None:
+            raise
+        errors.print("[bold red]error:[/]", escape(f"{error.strerror or error}: {error.filename}"),
+                     "(check that the folder exists and can be written: output_dir for runs, SEQZOO_DATA for data)",
+                     highlight=False, soft_wrap=True)
+        return 2
+    except (ValueError, RuntimeError) as error:  # the models', tasks' and training's own errors (imported now)
         from zoo.models import ModelConfigError
         from zoo.models.upstream import ConversionError
+        from zoo.nonfinite import NonFiniteLossError
         from zoo.tasks import DataError
 
-        if not isinstance(error, (ModelConfigError, ConversionError, DataError)):
+        if not isinstance(error, (ModelConfigError, ConversionError, DataError, NonFiniteLossError)):
             raise
         errors.print("[bold red]error:[/]", escape(str(error)), highlight=False, soft_wrap=True)
         return 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -36,7 +37,7 @@ from zoo.models import (
     list_models,
     merge_config,
 )
-from zoo.models.config import check_layers
+from zoo.models.config import check_layers, container_mismatch
 from zoo.tasks import TaskConfig, UnknownTaskError, get_task
 
 PRECISIONS = ("32-true", "64-true", "bf16-mixed", "16-mixed")
@@ -65,7 +66,8 @@ class TrainerConfig:
     gradient_clip_val: float = 1.0
     accumulate_grad_batches: int = 1
     accelerator: str = "auto"
-    devices: str = "auto"
+    devices: Any = "auto"  # "auto", a count (2), or a list of device indices ([0, 1])
+    num_nodes: int = 1
     strategy: str = "auto"  # "ddp", "fsdp", ...: Lightning strategies
     log_every_n_steps: int = 10
     val_check_interval: float = 1.0
@@ -75,6 +77,11 @@ class TrainerConfig:
     patience: Optional[int] = None  # stop after this many validations without improving the monitored metric
     deterministic: bool = False
     checkpoint_every_n_steps: int = 200  # also write checkpoints/last.ckpt every this many steps (0: epoch ends only)
+    activation_checkpointing: bool = False  # recompute each block's activations in the backward pass (long sequences)
+    logger: str = "csv"  # "csv", or "tensorboard" for TensorBoard event files beside the CSV log
+    fast_dev_run: int = 0  # n > 0: n batches of each split as a smoke test; no run folder, nothing saved
+    limit_train_batches: float = 1.0  # a share of each epoch's batches (<= 1.0) or a number of batches
+    limit_val_batches: float = 1.0
 
 
 @dataclass
@@ -119,6 +126,9 @@ def _merge_section(schema: DictConfig, section: Any, path: str) -> DictConfig:
     if not OmegaConf.is_dict(section):
         raise ConfigError(f"config section '{path}' must be a mapping of keys to values, got {section!r}")
     _check_keys(section, schema, path)
+    mismatch = container_mismatch(schema, section, path)
+    if mismatch:
+        raise ConfigError(f"config key {mismatch}")
     try:
         return OmegaConf.merge(schema, section)
     except OmegaConfBaseException as error:
@@ -189,8 +199,45 @@ def compose_task(raw: DictConfig) -> DictConfig:
     return _merge_section(OmegaConf.structured(config_cls), fields, "task")
 
 
+# (section, key) -> (the test a value must pass, what it must be); None passes where the schema allows it
+_RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    ("optim", "lr"): (lambda v: v >= 0, ">= 0 (0 trains nothing)"),
+    ("optim", "weight_decay"): (lambda v: v >= 0, ">= 0"),
+    ("optim", "betas"): (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    ("optim", "eps"): (lambda v: v > 0, "> 0"),
+    ("optim", "warmup_steps"): (lambda v: v >= 0, ">= 0"),
+    ("optim", "min_lr_ratio"): (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("trainer", "max_epochs"): (lambda v: v >= 1 or v == -1,
+                                ">= 1, or -1 for no limit (then set max_steps or max_time)"),
+    ("trainer", "max_steps"): (lambda v: v >= 1 or v == -1, ">= 1, or -1 for no limit"),
+    ("trainer", "gradient_clip_val"): (lambda v: v >= 0, ">= 0 (0: no clipping)"),
+    ("trainer", "accumulate_grad_batches"): (lambda v: v >= 1, ">= 1"),
+    ("trainer", "log_every_n_steps"): (lambda v: v >= 1, ">= 1"),
+    ("trainer", "val_check_interval"): (lambda v: v > 0, "> 0 (a share of an epoch up to 1.0, or a number of steps)"),
+    ("trainer", "checkpoint_every_n_steps"): (lambda v: v >= 0, ">= 0 (0: at epoch ends only)"),
+    ("trainer", "limit_train_batches"): (lambda v: v > 0, "> 0 (a share of the batches up to 1.0, or a count)"),
+    ("trainer", "limit_val_batches"): (lambda v: v >= 0, ">= 0 (a share of the batches up to 1.0, or a count)"),
+    ("trainer", "fast_dev_run"): (lambda v: v >= 0, ">= 0 (0: off; n: n batches of each split, nothing saved)"),
+    ("experiment", "seed"): (lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+}
+
+
+def _validate_ranges(config: DictConfig) -> None:
+    """Refuse numbers outside their meaningful range, naming the key, the value and what it must be."""
+    for (section, key), (valid, requirement) in _RANGES.items():
+        node = config if section == "experiment" else config[section]
+        value = node[key]
+        if value is not None and not valid(value):
+            name = key if section == "experiment" else f"{section}.{key}"
+            raise ConfigError(f"config key '{name}' is {value}; it must be {requirement}")
+    if config.trainer.max_epochs == -1 and config.trainer.max_steps == -1 and config.trainer.max_time is None:
+        raise ConfigError("config keys 'trainer.max_epochs', 'trainer.max_steps' and 'trainer.max_time' set no limit: "
+                          "the run would never end; give at least one of them")
+
+
 def _validate_choices(config: DictConfig) -> None:
-    """Checks that a dataclass schema cannot express: enumerations and the mixer pattern."""
+    """Checks that a dataclass schema cannot express: enumerations and ranges."""
+    _validate_ranges(config)
     if config.trainer.precision not in PRECISIONS:
         raise ConfigError(
             f"config key 'trainer.precision' is '{config.trainer.precision}'; choose one of: {', '.join(PRECISIONS)} "
@@ -237,13 +284,35 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. trainer.max_steps=100)")
     try:
         return _normalize_named_sections(OmegaConf.from_dotlist(list(overrides)))
+    except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"could not parse overrides {overrides}: {reason} (values are read as YAML: quote text "
+                          "with special characters, e.g. name='\"a: b\"')") from None
+
+
+def _resolve_interpolations(raw: DictConfig) -> DictConfig:
+    """Resolve `${...}` references now, so that one naming nothing is a ConfigError before any work."""
+    try:
+        OmegaConf.resolve(raw)
     except OmegaConfBaseException as error:
-        raise ConfigError(f"could not parse overrides {overrides}: {error}") from None
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"config value of '{error.full_key}' could not be resolved: {reason}") from None
+    return raw
+
+
+def _user_imports(raw: DictConfig) -> list[str]:
+    """The `imports` list: module names or .py paths."""
+    imports = raw.get("imports")
+    if imports is None:
+        return []
+    if not OmegaConf.is_list(imports) or not all(isinstance(item, str) and item for item in imports):
+        raise ConfigError(f"config key 'imports' must be a list of module names or .py files, got {imports!r}")
+    return list(imports)
 
 
 def compose(raw: DictConfig) -> DictConfig:
     """Validate a raw experiment mapping and return it as a structured, fully filled-in config."""
-    raw = _normalize_named_sections(raw.copy())
+    raw = _resolve_interpolations(_normalize_named_sections(raw.copy()))
     for key in raw.keys():
         if key not in _TOP_LEVEL_KEYS:
             raise ConfigError(
@@ -251,7 +320,7 @@ def compose(raw: DictConfig) -> DictConfig:
                 f"valid top-level keys: {', '.join(_TOP_LEVEL_KEYS)}"
             )
     config = OmegaConf.structured(ExperimentConfig)
-    import_user_modules(list(raw.get("imports") or []))
+    import_user_modules(_user_imports(raw))
     scalars = {k: raw[k] for k in ("name", "seed", "output_dir", "imports") if k in raw}
     config = _merge_section(config, OmegaConf.create(scalars), "experiment")
     config.task = compose_task(raw)
@@ -265,7 +334,13 @@ def compose(raw: DictConfig) -> DictConfig:
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> DictConfig:
     """Load an experiment YAML (with its `extends` chain), apply overrides and validate everything."""
-    raw = OmegaConf.merge(load_yaml(Path(path)), parse_overrides(list(overrides)))
+    file, changes = load_yaml(Path(path)), parse_overrides(list(overrides))
+    try:
+        raw = OmegaConf.merge(file, changes)
+    except (OmegaConfBaseException, TypeError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"overrides {list(overrides)} do not fit {path}: {reason} (a section takes key=value pairs "
+                          "inside it, e.g. model.d_model=128)") from None
     return compose(raw)
 
 

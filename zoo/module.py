@@ -11,6 +11,7 @@ from torch import nn
 
 from zoo.hub import build
 from zoo.models import config_from_dict
+from zoo.nonfinite import NonFiniteLossError, first_non_finite
 from zoo.tasks import Objective, TaskIO
 
 SPLITS = ("train", "val", "test")
@@ -37,10 +38,12 @@ class TaskModule(L.LightningModule):
     Lightning checkpoints rebuild the module with `TaskModule.load_from_checkpoint(path)`.
     """
 
-    def __init__(self, model: dict[str, Any], optim: dict[str, Any], task_io: dict[str, Any]):
+    def __init__(self, model: dict[str, Any], optim: dict[str, Any], task_io: dict[str, Any],
+                 activation_checkpointing: bool = False):
         super().__init__()
         self.save_hyperparameters()
         self.model = build(config_from_dict(model))
+        self.model.set_activation_checkpointing(activation_checkpointing)
         self.objective = Objective(TaskIO(**task_io))
         # keyed "<split>_metrics": ModuleDict keys must not shadow nn.Module attributes such as `train`
         self.split_metrics = nn.ModuleDict({f"{split}_metrics": self.objective.metrics(split) for split in SPLITS})
@@ -59,8 +62,13 @@ class TaskModule(L.LightningModule):
         metrics = self.split_metrics[f"{split}_metrics"]
         self.objective.update(metrics, outputs, targets)
         on_step = split == "train"
+        if on_step and not torch.isfinite(loss):
+            raise NonFiniteLossError(self.global_step, float(loss), first_non_finite(self.model, batch["inputs"],
+                                                                                      batch.get("lengths")))
         size = targets.shape[0]
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=size)
+        # validation and test losses are averaged over the processes of a distributed run (train: each its own)
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=size,
+                 sync_dist=not on_step)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True, batch_size=size)
         if "group" in batch and split in self.group_metrics:
             self._update_groups(self.group_metrics[split], outputs, targets, batch["group"])

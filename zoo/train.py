@@ -3,10 +3,14 @@ resumption of an interrupted run from its last checkpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +23,11 @@ from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
 )
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
 
 from zoo.anatomy import fit_to_task
 from zoo.atomic import atomic_write_text
@@ -36,6 +43,10 @@ from zoo.tasks import Objective, TaskDataModule, get_task, metric_mode
 
 CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
+# The run directory of a distributed run: set by the first process before Lightning launches the others (which
+# inherit it), or by the user for every node of a multi-node launch, so that all processes write to one folder
+RUN_DIR_ENV = "SEQZOO_RUN_DIR"
+LOGGERS = ("csv", "tensorboard")
 # Lightning's warnings about a run folder in use, which a resumed run uses on purpose (its log is kept aside first)
 RESUME_WARNINGS = (".*Experiment logs directory .* exists and is not empty.*",
                    ".*Checkpoint directory .* exists and is not empty.*")
@@ -43,12 +54,14 @@ RESUME_WARNINGS = (".*Experiment logs directory .* exists and is not empty.*",
 
 @dataclass
 class RunResult:
-    """Where a run wrote its files and what it measured."""
+    """Where a run wrote its files and what it measured. A `fast_dev_run` writes nothing: both folders are None.
+    `primary`: whether this process is the one that writes (rank 0 of a distributed run)."""
 
-    run_dir: Path
-    export_dir: Path
+    run_dir: Path | None
+    export_dir: Path | None
     metrics: dict[str, float]
     seconds: float
+    primary: bool = True
 
 
 def _container(obj: Any) -> dict[str, Any]:
@@ -56,14 +69,43 @@ def _container(obj: Any) -> dict[str, Any]:
 
 
 def _new_run_dir(output_dir: str, name: str) -> Path:
+    """`<output_dir>/<name>/<date-time>` (a suffix where that exists); not created yet. A distributed run's other
+    processes take the folder the first one chose (`SEQZOO_RUN_DIR`)."""
+    if os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(output_dir).expanduser() / name / stamp
     suffix = 1
     while run_dir.exists():
         run_dir = run_dir.with_name(f"{stamp}-{suffix}")
         suffix += 1
-    run_dir.mkdir(parents=True)
     return run_dir
+
+
+@contextlib.contextmanager
+def _shared_run_dir(run_dir: Path) -> Iterator[None]:
+    """`SEQZOO_RUN_DIR` names `run_dir` while the run fits: the processes Lightning launches for ddp inherit it."""
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+
+
+def _make_run_dir(run_dir: Path) -> None:
+    """Create the run directory, or say in one line why it cannot be (a read-only or full output_dir)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"cannot write the run directory {run_dir}: {error.strerror or error}; set output_dir to a "
+                          "folder you can write (output_dir=/path/to/runs)") from None
 
 
 def _monitor(config: ExperimentConfig, objective: Objective) -> tuple[str, str]:
@@ -125,25 +167,68 @@ def _callbacks(config: ExperimentConfig, run_dir: Path,
     return callbacks, best
 
 
+def _loggers(config: ExperimentConfig, run_dir: Path) -> list[Logger]:
+    """The CSV log (`logs/metrics.csv`, which the training curves are drawn from), and TensorBoard event files in
+    `logs/` beside it when `trainer.logger` asks for them."""
+    loggers: list[Logger] = [CSVLogger(run_dir, name="", version="logs")]
+    if config.trainer.logger == "tensorboard":
+        loggers.append(TensorBoardLogger(run_dir, name="", version="logs", default_hp_metric=False))
+    return loggers
+
+
+def _trainer_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """The `lightning.Trainer` arguments the trainer config sets."""
+    cfg = config.trainer
+    return dict(max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, max_time=cfg.max_time, precision=cfg.precision,
+                gradient_clip_val=cfg.gradient_clip_val, accumulate_grad_batches=cfg.accumulate_grad_batches,
+                accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=cfg.strategy,
+                log_every_n_steps=cfg.log_every_n_steps, val_check_interval=cfg.val_check_interval,
+                deterministic=cfg.deterministic, fast_dev_run=cfg.fast_dev_run,
+                limit_train_batches=_count_or_share(cfg.limit_train_batches),
+                limit_val_batches=_count_or_share(cfg.limit_val_batches))
+
+
+def _count_or_share(value: float) -> int | float | None:
+    """Lightning reads an int as a number of batches and a float as a share of them: 0.5 is half, 5 five batches;
+    None (every batch) for 1.0, which Lightning would otherwise announce on every run."""
+    return None if value == 1 else int(value) if value > 1 else float(value)
+
+
+class _NoAdvert(logging.Filter):
+    """Drops Lightning's tip to install its cloud logger, printed at the start of every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdvert())
+
+
+def check_trainer_settings(config: ExperimentConfig) -> None:
+    """Build (and drop) a Trainer from the config's settings, so that a wrong strategy, accelerator, device list or
+    precision is one ConfigError before any data is read or folder made, with Lightning's own reason."""
+    if config.trainer.logger not in LOGGERS:
+        raise ConfigError(f"config key 'trainer.logger' is '{config.trainer.logger}'; choose one of: "
+                          f"{', '.join(LOGGERS)}")
+    quiet = logging.getLogger("lightning.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
+    try:
+        L.Trainer(**_trainer_settings(config), logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                  enable_model_summary=False)
+    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        cfg = config.trainer
+        raise ConfigError(f"the trainer settings are not usable (trainer.strategy={cfg.strategy}, trainer.accelerator="
+                          f"{cfg.accelerator}, trainer.devices={cfg.devices}, trainer.precision={cfg.precision}): "
+                          f"{reason}") from None
+    finally:
+        quiet.setLevel(level)
+
+
 def _trainer(config: ExperimentConfig, run_dir: Path, callbacks: list[Callback]) -> L.Trainer:
-    trainer_cfg = config.trainer
-    return L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=trainer_cfg.max_epochs,
-        max_steps=trainer_cfg.max_steps,
-        max_time=trainer_cfg.max_time,
-        precision=trainer_cfg.precision,
-        gradient_clip_val=trainer_cfg.gradient_clip_val,
-        accumulate_grad_batches=trainer_cfg.accumulate_grad_batches,
-        accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
-        strategy=trainer_cfg.strategy,
-        log_every_n_steps=trainer_cfg.log_every_n_steps,
-        val_check_interval=trainer_cfg.val_check_interval,
-        deterministic=trainer_cfg.deterministic,
-        logger=CSVLogger(run_dir, name="", version="logs"),
-        callbacks=callbacks,
-    )
+    return L.Trainer(**_trainer_settings(config), default_root_dir=run_dir, logger=_loggers(config, run_dir),
+                     callbacks=callbacks)
 
 
 def resume_checkpoint(run_dir: Path) -> Path:
@@ -191,14 +276,32 @@ def _provenance(experiment: ExperimentConfig, config: DictConfig, datamodule: Ta
     )
 
 
-def train(config: DictConfig, *, command: str | None = None, resume: Path | None = None) -> RunResult:
+def _dev_run(trainer_settings: dict[str, Any], module: TaskModule, datamodule: TaskDataModule) -> dict[str, float]:
+    """Lightning's fast_dev_run: a few batches of fit and test in a temporary folder that is removed after."""
+    with tempfile.TemporaryDirectory(prefix="seqzoo-dev-run-") as folder:
+        trainer = L.Trainer(**trainer_settings, default_root_dir=folder)
+        trainer.fit(module, datamodule=datamodule)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+        for result in trainer.test(module, datamodule=datamodule, verbose=False):
+            metrics.update({k: float(v) for k, v in result.items()})
+    return metrics
+
+
+def train(config: DictConfig, *, command: str | None = None, resume: Path | None = None,
+          console: Console | None = None) -> RunResult:
     """Fit, test the best checkpoint and export it. `config` comes from `zoo.config.load_config`; `command` is the
     command line that started the run (recorded in the model card); `resume`: the run directory of an interrupted
-    run to continue from its `checkpoints/last.ckpt` (the same directory is used)."""
+    run to continue from its `checkpoints/last.ckpt` (the same directory is used); `console`: where the run
+    directory is announced as the run starts (rich's default console when None).
+
+    In a distributed run (trainer.strategy=ddp / fsdp) every process runs this; the first (global rank 0) writes the
+    config, the export and the card, and all write into one run directory."""
     experiment = to_objects(config)
     started = time.perf_counter()
+    primary = rank_zero_only.rank == 0
     ckpt_path = resume_checkpoint(resume) if resume is not None else None
-    L.seed_everything(experiment.seed, workers=True)
+    check_trainer_settings(experiment)
+    L.seed_everything(experiment.seed, workers=True, verbose=False)
     # the data is read and the model built before the run folder exists: a bad file or setting leaves nothing behind
     datamodule = build_datamodule(experiment)
     task_io = datamodule.io
@@ -206,17 +309,26 @@ def train(config: DictConfig, *, command: str | None = None, resume: Path | None
     identity = identify(model_cfg)
     model_cfg = dataclasses.replace(model_cfg, family=identity.family, name="custom" if identity.changes
                                     else model_cfg.name)
-    module = TaskModule(model_cfg.to_dict(), _container(experiment.optim), task_io.to_dict())
+    module = TaskModule(model_cfg.to_dict(), _container(experiment.optim), task_io.to_dict(),
+                        activation_checkpointing=experiment.trainer.activation_checkpointing)
     monitor = _monitor(experiment, module.objective)
+    datamodule.prepare_data()  # generated or read now, so that data that cannot be made leaves no run folder
+    datamodule.setup("fit")
+    if experiment.trainer.fast_dev_run:
+        metrics = _dev_run(_trainer_settings(experiment), module, datamodule)
+        return RunResult(None, None, metrics, time.perf_counter() - started, primary)
 
     run_dir = resume if resume is not None else _new_run_dir(experiment.output_dir, experiment.name)
-    if resume is None:
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
-    else:
-        keep_log_before_resume(run_dir / "logs")
+    if primary:
+        _make_run_dir(run_dir)
+        if resume is None:
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+        else:
+            keep_log_before_resume(run_dir / "logs")
+        (console or Console()).print(f"run directory: {run_dir}", soft_wrap=True, highlight=False)
     callbacks, best_checkpoint = _callbacks(experiment, run_dir, monitor)
     trainer = _trainer(experiment, run_dir, callbacks)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _shared_run_dir(run_dir):
         if resume is not None:  # a resumed run writes into its own folders again, on purpose
             for message in RESUME_WARNINGS:
                 warnings.filterwarnings("ignore", message=message)
@@ -228,6 +340,8 @@ def train(config: DictConfig, *, command: str | None = None, resume: Path | None
     for result in trainer.test(module, datamodule=datamodule, verbose=False):
         metrics.update({k: float(v) for k, v in result.items()})
     seconds = time.perf_counter() - started
+    if not trainer.is_global_zero:
+        return RunResult(run_dir, None, metrics, seconds, primary=False)
 
     curves = plot_training_curves(run_dir / "logs", run_dir / "curves.png")
     provenance = _provenance(experiment, config, datamodule, identity, metrics, command, seconds, curves)

@@ -31,7 +31,7 @@ class TokenEncoder(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, d_model)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.is_floating_point() or inputs.is_complex():
+        if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:
             raise ValueError(
                 f"the token encoder takes integer ids, got a {inputs.dtype} tensor of shape {tuple(inputs.shape)}; "
                 "real-valued inputs need the 'linear' encoder (model.encoder.kind=linear)"

@@ -148,9 +148,10 @@ class Attention(nn.Module):
                 raise _bad(key, f"must be an int >= {least}{zero}, got {value!r}")
         self.num_heads = config.num_heads
         self.num_kv_heads = config.num_kv_heads or config.num_heads
+        if not config.head_dim and d_model % config.num_heads:
+            raise _bad("num_heads", f"{config.num_heads} heads do not divide d_model {d_model}: choose a divisor of "
+                                    f"{d_model} as num_heads, or set mixers.attention.head_dim")
         self.head_dim = config.head_dim or d_model // config.num_heads
-        if self.head_dim < 1:
-            raise _bad("num_heads", f"d_model {d_model} // num_heads {self.num_heads} is 0; set mixers.attention.head_dim")
         if config.rope_base <= 0:
             raise _bad("rope_base", f"must be positive, got {config.rope_base}")
         if self.num_heads % self.num_kv_heads:
