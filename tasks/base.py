@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from lightning import LightningDataModule
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 
 
 def default_data_dir() -> Path:
@@ -188,7 +189,9 @@ class TaskDataModule(LightningDataModule):
         if split not in getattr(self, "datasets", {}):
             raise RuntimeError(f"call setup() before requesting the {split} dataloader")
         dataset, seed = self.datasets[split], getattr(self.config, "seed", None)
-        sampler = EpochShuffle(len(dataset), seed) if shuffle and seed is not None else None
+        trainer = getattr(self, "trainer", None)  # a distributed run splits each epoch's order among its processes
+        rank, replicas = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = EpochShuffle(len(dataset), seed, rank, replicas) if shuffle and seed is not None else None
         return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle and sampler is None,
                           sampler=sampler, num_workers=self.config.num_workers, collate_fn=type(self).collate_fn)
 
@@ -202,23 +205,35 @@ class TaskDataModule(LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-class EpochShuffle(Sampler[int]):
+class EpochShuffle(DistributedSampler):
     """A new permutation of `size` indices every epoch, drawn from a generator seeded with (`seed`, epoch): epoch e
     has the same order whether or not the run was interrupted and resumed before it (Lightning calls `set_epoch` at
-    the start of every epoch)."""
+    the start of every epoch).
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch = size, seed, 0
+    In a distributed run, process `rank` of `replicas` takes every `replicas`-th index of that one permutation from
+    its `rank`-th on (the first indices repeated at the end where `size` does not divide evenly, as torch's
+    DistributedSampler does), so the processes' batches of a step together are the batch one process would take
+    with `replicas` times the batch size. Being a DistributedSampler, Lightning uses it as it is instead of
+    shuffling it again."""
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, size: int, seed: int, rank: int = 0, replicas: int = 1):
+        super().__init__(range(size), num_replicas=replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
+        self.size = size
+        self._skip: tuple[int, int] | None = None
 
-    def __len__(self) -> int:
-        return self.size
+    def skip_in_epoch(self, epoch: int, items: int) -> None:
+        """Leave out the first `items` indices of this process's share the next time epoch `epoch` is drawn (once):
+        a run resumed mid-epoch continues that epoch where it stopped."""
+        self._skip = (epoch, items)
 
     def __iter__(self) -> Iterator[int]:
         seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
-        return iter(torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist())
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
+        order += order[: self.total_size - self.size]
+        share = order[self.rank : self.total_size : self.num_replicas]
+        if self._skip is not None and self._skip[0] == self.epoch:
+            share, self._skip = share[self._skip[1]:], None
+        return iter(share)
 
 
 class TensorDataset(Dataset):

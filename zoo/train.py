@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from zoo.anatomy import fit_to_task
 from zoo.atomic import atomic_write_text
 from zoo.config import ExperimentConfig, to_objects
 from zoo.curves import keep_log_before_resume, plot_training_curves
+from zoo.data_position import DataPosition
 from zoo.errors import CheckpointError, ConfigError
 from zoo.hub import save_pretrained
 from zoo.identity import Identity, identify
@@ -49,7 +51,9 @@ RUN_DIR_ENV = "SEQZOO_RUN_DIR"
 LOGGERS = ("csv", "tensorboard")
 # Lightning's warnings about a run folder in use, which a resumed run uses on purpose (its log is kept aside first)
 RESUME_WARNINGS = (".*Experiment logs directory .* exists and is not empty.*",
-                   ".*Checkpoint directory .* exists and is not empty.*")
+                   ".*Checkpoint directory .* exists and is not empty.*",
+                   # a mid-epoch resume continues the epoch's order (DataPosition), which Lightning cannot see
+                   ".*resuming from a checkpoint that ended before the epoch ended.*")
 
 
 @dataclass
@@ -152,7 +156,9 @@ def _callbacks(config: ExperimentConfig, run_dir: Path,
     metric, mode = monitor
     best = ModelCheckpoint(dirpath=run_dir / CHECKPOINTS, filename="best", monitor=metric, mode=mode,
                            enable_version_counter=False)
-    callbacks = [best, LatestCheckpoint(run_dir / CHECKPOINTS / LAST_CHECKPOINT, trainer_cfg.checkpoint_every_n_steps),
+    # DataPosition first: a checkpoint written at a batch's end must count that batch
+    callbacks = [DataPosition(), best,
+                 LatestCheckpoint(run_dir / CHECKPOINTS / LAST_CHECKPOINT, trainer_cfg.checkpoint_every_n_steps),
                  RngState(), LearningRateMonitor(logging_interval="step")]
     if trainer_cfg.stop_at is not None or trainer_cfg.patience is not None:
         callbacks.append(
@@ -239,6 +245,12 @@ def resume_checkpoint(run_dir: Path) -> Path:
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no {CHECKPOINTS}/{LAST_CHECKPOINT}: the run stopped before its first "
                               "checkpoint, so there is nothing to resume; start it again from its config")
+    try:  # torch checkpoints are zip archives: a truncated or damaged one has no readable directory
+        with zipfile.ZipFile(path) as archive:
+            archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(f"{path} is damaged ({error}); it cannot be resumed from: start the run again from its "
+                              "config, or resume from a copy of the run directory with an intact checkpoint") from None
     return path
 
 
