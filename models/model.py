@@ -11,7 +11,7 @@ from zoo.models.config import ModelConfig, ModelConfigError, merge_config
 from zoo.models.generate import generate
 from zoo.models.init import init_weights
 from zoo.models.layers.revin import RevIN
-from zoo.models.padding import check_lengths, pack, unpack
+from zoo.models.padding import check_cu_seqlens, check_lengths, pack, unpack
 from zoo.models.registry import ENCODERS, HEADS
 
 # An encoder's `reads` -> the shape of a batch of whole sequences of that kind
@@ -128,6 +128,8 @@ class SequenceModel(nn.Module):
         """inputs -> outputs: logits `[B, T, V]` (lm), `[B, T, C]` (token_classifier), `[B, C]` (classifier,
         matching), values `[B, horizon, C]` (regression; with `instance_norm`, each window normalised by its own
         statistics and the forecast mapped back with them)."""
+        if self.instance_norm is None and cu_seqlens is not None:
+            return self._forward_packed(inputs, cu_seqlens)
         if self.instance_norm is None:
             return self.forward_head(self.forward_features(inputs, lengths, cu_seqlens), lengths)
         if cu_seqlens is not None:
@@ -136,6 +138,16 @@ class SequenceModel(nn.Module):
         normalized, stats = self.instance_norm.normalize(inputs, lengths)
         outputs = self.forward_head(self.forward_features(normalized, lengths), lengths)
         return self.instance_norm.denormalize(outputs, stats)
+
+    def _forward_packed(self, inputs: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
+        """Packed sequences `[1, total, ...]` with boundaries `[N + 1]` -> per-token outputs `[1, total, ...]`, or the
+        pooled outputs of the N sequences `[N, ...]` (each pooled over its own positions)."""
+        check_cu_seqlens(cu_seqlens, inputs.shape[0], inputs.shape[1])
+        features = self.forward_features(inputs, None, cu_seqlens)
+        if getattr(self.head, "per_token", False):
+            return self.forward_head(features)
+        lengths = cu_seqlens.diff()
+        return self.forward_head(unpack(features, lengths, int(lengths.max())), lengths)
 
     def reset_head(self, kind: str | None = None, **fields: Any) -> None:
         """Replace the head (timm's `reset_classifier`): `reset_head(num_outputs=10)` keeps the kind and changes its

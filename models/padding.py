@@ -23,6 +23,18 @@ def check_lengths(lengths: torch.Tensor, batch: int, total: int) -> None:
         raise ValueError(f"lengths must lie in [1, {total}] (the padded length), got {lengths.tolist()}")
 
 
+def check_cu_seqlens(cu_seqlens: torch.Tensor, batch: int, total: int) -> None:
+    """Refuse boundaries that do not split one packed row of `total` positions into non-empty sequences."""
+    if batch != 1:
+        raise ValueError(f"packed sequences come as one row [1, total, ...] with cu_seqlens, got a batch of {batch}")
+    if cu_seqlens.ndim != 1 or cu_seqlens.is_floating_point() or len(cu_seqlens) < 2:
+        raise ValueError(f"cu_seqlens must be integer boundaries [N + 1] (0, then each sequence's end), got a "
+                         f"{cu_seqlens.dtype} tensor of shape {tuple(cu_seqlens.shape)}")
+    if int(cu_seqlens[0]) != 0 or int(cu_seqlens[-1]) != total or not bool((cu_seqlens.diff() > 0).all()):
+        raise ValueError(f"cu_seqlens must rise from 0 to the packed length {total} in steps of at least 1, got "
+                         f"{cu_seqlens.tolist()}")
+
+
 def pack(x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x `[B, T, d]`, lengths `[B]` -> (packed `[1, sum(lengths), d]`, cu_seqlens `[B + 1]` int64)."""
     lengths = lengths.to(x.device)

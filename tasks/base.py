@@ -9,6 +9,7 @@ dicts of tensors:
 - `"targets"`: LongTensor `[B, T]` for per-token tasks (`ignore_index` where no loss is taken), LongTensor `[B]` for
   one class per sequence, float `[B, horizon, C]` for regression and forecasting;
 - `"lengths"` (optional): LongTensor `[B]` (`[B, 2]` for pairs), the real length of each padded sequence;
+- `"cu_seqlens"` (with `pack: true`): the batch packed into one row without padding (`zoo.tasks.packing`);
 - `"group"` (optional, tasks whose `TaskIO.groups` names groups): LongTensor `[B]`, each example's group index
   (MQAR's test settings), so that validation and test metrics are also reported per group.
 """
@@ -28,6 +29,7 @@ from lightning import LightningDataModule
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
+from zoo.tasks.packing import packing_collate
 
 
 def default_data_dir() -> Path:
@@ -43,6 +45,7 @@ class TaskConfig:
     batch_size: int = 64
     num_workers: int = 0
     data_dir: str = ""
+    pack: bool = False  # one row of the batch's sequences end to end with cu_seqlens, no padding (zoo.tasks.packing)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -160,6 +163,17 @@ class TaskDataModule(LightningDataModule):
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = coerce_config(config, type(self).config_cls)
+        if self.config.pack and type(self).packing_refusal():
+            raise ValueError(f"pack: {type(self).packing_refusal()}")
+
+    @classmethod
+    def packing_refusal(cls) -> str | None:
+        """Why this task's batches cannot be packed (`pack: true`), or None where they can: packing joins sequences
+        of tokens or values, one per example, for a per-sequence classifier or per-token outputs."""
+        if cls.inputs == "image" or cls.outputs in ("matching", "regression"):
+            return (f"the task has {cls.inputs} inputs and {cls.outputs} outputs; packing joins one sequence of tokens "
+                    "or values per example into a row, for classifiers and per-token outputs; set task.pack=false")
+        return None
 
     @property
     def io(self) -> TaskIO:
@@ -192,8 +206,11 @@ class TaskDataModule(LightningDataModule):
         trainer = getattr(self, "trainer", None)  # a distributed run splits each epoch's order among its processes
         rank, replicas = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = EpochShuffle(len(dataset), seed, rank, replicas) if shuffle and seed is not None else None
+        collate = type(self).collate_fn
+        if self.config.pack:
+            collate = packing_collate(collate, self.io.per_token)
         return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle and sampler is None,
-                          sampler=sampler, num_workers=self.config.num_workers, collate_fn=type(self).collate_fn)
+                          sampler=sampler, num_workers=self.config.num_workers, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

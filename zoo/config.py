@@ -193,10 +193,14 @@ def compose_task(raw: DictConfig) -> DictConfig:
     """The `task` section of a raw config, validated against the named task's config class."""
     name, fields = _named_section(raw, "task")
     try:
-        config_cls, _ = get_task(name if name is not None else "")
+        config_cls, datamodule_cls = get_task(name if name is not None else "")
     except UnknownTaskError as error:
         raise ConfigError(f"config key 'task.name': {error}") from None
-    return _merge_section(OmegaConf.structured(config_cls), fields, "task")
+    task = _merge_section(OmegaConf.structured(config_cls), fields, "task")
+    if task.pack and datamodule_cls.packing_refusal():
+        raise ConfigError(f"config key 'task.pack': the task '{name}' cannot be packed: "
+                          f"{datamodule_cls.packing_refusal()}")
+    return task
 
 
 # (section, key) -> (the test a value must pass, what it must be); None passes where the schema allows it

@@ -53,6 +53,8 @@ class TaskModule(L.LightningModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """A batch -> the model's outputs for it."""
+        if "cu_seqlens" in batch:  # a packed batch (task.pack): one row, no padding
+            return self.model(batch["inputs"], cu_seqlens=batch["cu_seqlens"])
         return self.model(batch["inputs"], batch.get("lengths"))
 
     def _shared_step(self, batch: dict[str, torch.Tensor], split: str) -> torch.Tensor:
@@ -64,8 +66,9 @@ class TaskModule(L.LightningModule):
         on_step = split == "train"
         if on_step and not torch.isfinite(loss):
             raise NonFiniteLossError(self.global_step, float(loss), first_non_finite(self.model, batch["inputs"],
-                                                                                      batch.get("lengths")))
-        size = targets.shape[0]
+                                                                                      batch.get("lengths"),
+                                                                                      batch.get("cu_seqlens")))
+        size = len(batch["lengths"]) if "cu_seqlens" in batch else targets.shape[0]  # sequences in the batch
         # validation and test losses are averaged over the processes of a distributed run (train: each its own)
         self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=size,
                  sync_dist=not on_step)

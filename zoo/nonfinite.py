@@ -23,8 +23,9 @@ def _non_finite(tensor: object) -> bool:
     return isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
 
 
-def first_non_finite(model: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor | None = None) -> str:
-    """The first parameter of `model` with a NaN/inf; else, running `model(inputs, lengths)` again without gradients,
+def first_non_finite(model: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor | None = None,
+                     cu_seqlens: torch.Tensor | None = None) -> str:
+    """The first parameter of `model` with a NaN/inf; else, running the batch through `model` again without gradients,
     the first module whose output has one; else that the loss alone is non-finite."""
     for name, parameter in model.named_parameters():
         if _non_finite(parameter):
@@ -44,7 +45,7 @@ def first_non_finite(model: nn.Module, inputs: torch.Tensor, lengths: torch.Tens
     handles = [module.register_forward_hook(record(name)) for module, name in names.items()]
     try:
         with torch.no_grad():
-            model(inputs, lengths)
+            model(inputs, lengths, cu_seqlens)
     finally:
         for handle in handles:
             handle.remove()
