@@ -14,6 +14,7 @@ An experiment YAML looks like::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import warnings
@@ -294,10 +295,11 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
                           "with special characters, e.g. name='\"a: b\"')") from None
 
 
-def _resolve_interpolations(raw: DictConfig) -> DictConfig:
-    """Resolve `${...}` references now, so that one naming nothing is a ConfigError before any work."""
+def _check_interpolations(raw: DictConfig) -> DictConfig:
+    """Resolve `${...}` references on a copy, so that one naming nothing is a ConfigError before any work; `raw`
+    keeps them (a run's config.yaml says `${oc.env:SEQZOO_DATA}`, not this machine's path)."""
     try:
-        OmegaConf.resolve(raw)
+        OmegaConf.resolve(copy.deepcopy(raw))
     except OmegaConfBaseException as error:
         reason = " ".join(str(error).split())
         raise ConfigError(f"config value of '{error.full_key}' could not be resolved: {reason}") from None
@@ -316,7 +318,7 @@ def _user_imports(raw: DictConfig) -> list[str]:
 
 def compose(raw: DictConfig) -> DictConfig:
     """Validate a raw experiment mapping and return it as a structured, fully filled-in config."""
-    raw = _resolve_interpolations(_normalize_named_sections(raw.copy()))
+    raw = _check_interpolations(_normalize_named_sections(raw.copy()))
     for key in raw.keys():
         if key not in _TOP_LEVEL_KEYS:
             raise ConfigError(

@@ -15,8 +15,9 @@ from zoo.tasks.packing import pack_batch, padding_share
 import zoo
 from zoo.cli import main
 
-# float32 losses of one batch, packed or padded, differ in the order of summation only: over 50 seeds (make sweep) the
-# worst difference was WORST (ratio RATIO of this tolerance)
+# float32 losses of one batch, packed or padded, can differ only in the order of summation: over 50 seeds (make sweep)
+# the worst difference was a ratio of 0.010 to this tolerance (attention-tiny, causal); bidirectional models (which
+# pack a padded batch themselves) and MQAR (whose sequences fill the batch) were equal bit for bit
 TOL = dict(rtol=1e-5, atol=1e-6)
 
 
@@ -54,11 +55,13 @@ def _loss_padded_and_packed(task_name, fields, preset, **model_fields):
     return losses
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidirectional"])
 @pytest.mark.parametrize("preset", ["mamba2-tiny", "xlstm-tiny", "deltanet-tiny", "attention-tiny"])
-def test_a_packed_batch_of_texts_has_the_loss_of_the_padded_one(preset, tmp_path, seed):
+def test_a_packed_batch_of_texts_has_the_loss_of_the_padded_one(preset, bidirectional, tmp_path, seed):
     write_keyword_texts(tmp_path, seed % 10_000, sizes=(64, 16, 8))
     fields = dict(name="text-classification", data_dir=str(tmp_path), batch_size=16)
-    padded, packed = _loss_padded_and_packed("text-classification", fields, preset, bidirectional=True)
+    padded, packed = _loss_padded_and_packed("text-classification", fields, preset, bidirectional=bidirectional,
+                                             head={"kind": "classifier", "pool": "mean"})
     torch.testing.assert_close(packed, padded, **TOL, msg=lambda m: f"{preset} (seed {seed}): {m}")
 
 
