@@ -8,15 +8,20 @@ quadratic reference, run only up to --quadratic-max.
     python -m benchmarks.memory_length --redraw                   # the plot again from the JSON, nothing measured
 
 Each point: the family's tiny preset (next-token LM head, float32), batch 1, one forward + backward of the
-cross-entropy at length T, timed once and then measured once for memory: the peak allocated above what was
-allocated before the step (CPU: torch profiler; CUDA: max_memory_allocated). Results:
+cross-entropy at length T, timed once and then measured once for memory: the peak above what was held before the
+step (CPU: resident memory sampled every 0.5 ms, in a process per family and setting that returns freed memory at
+once; CUDA: max_memory_allocated). Results:
 benchmarks/results/memory-length-<machine>-<dtype>[-<tag>].{json,png}.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import subprocess
+import sys
 import time
 
 import torch
@@ -26,8 +31,9 @@ from rich.table import Table
 import zoo
 from benchmarks.harness.arguments import add_common_arguments, device_and_dtype, dtype_name
 from benchmarks.harness.machine import describe_machine, machine_label
-from benchmarks.harness.measure import measure
+from benchmarks.harness.measure import measure, rss_peak_bytes, timed_call
 from benchmarks.harness.results import check_destination, result_name, write_results
+from benchmarks.task_runs import ROOT
 
 LINEAR = ("mamba-tiny", "mamba2-tiny", "xlstm-tiny", "deltanet-tiny", "gated-deltanet-tiny", "based-tiny")
 SPARSE = ("swa-tiny", "longformer-tiny", "bigbird-tiny")
@@ -44,19 +50,41 @@ def step(model: torch.nn.Module, ids: torch.Tensor) -> None:
 
 
 def run_point(preset: str, length: int, checkpointing: bool, device: torch.device, dtype: torch.dtype) -> dict:
-    """Peak memory (MiB) and time (ms) of one training step of `preset` at `length` tokens."""
+    """Peak memory (MiB) and time (ms) of one training step of `preset` at `length` tokens (in this process)."""
     model = zoo.create_model(preset).to(device=device, dtype=dtype)
     model.set_activation_checkpointing(checkpointing)
     ids = torch.randint(0, model.vocab_size, (1, length + 1), device=device)
-
-    def clear() -> None:
-        model.zero_grad(set_to_none=True)
-
-    measured = measure(lambda: step(model, ids), device, reset=clear, warmup=0, min_seconds=0, min_repeats=1,
-                       max_repeats=1)
+    milliseconds = timed_call(lambda: step(model, ids), device)
+    model.zero_grad(set_to_none=True)
+    gc.collect()
+    if device.type == "cuda":
+        peak = measure(lambda: step(model, ids), device, warmup=0, min_seconds=0, min_repeats=1,
+                       max_repeats=1).peak_bytes
+    else:
+        peak = rss_peak_bytes(lambda: step(model, ids))
     return {"preset": preset, "length": length, "activation_checkpointing": checkpointing,
-            "peak_mib": round(measured.peak_bytes / 2**20, 2), "ms": round(measured.times_ms[0], 1),
-            "parameters": model.num_parameters()}
+            "peak_mib": round(peak / 2**20, 1), "ms": round(milliseconds, 1), "parameters": model.num_parameters()}
+
+
+def run_in_worker(preset: str, checkpointing: bool, lengths: list[int], args: argparse.Namespace) -> list[dict]:
+    """The points of one preset and setting, measured in a process of their own (with glibc returning freed memory
+    at once, so that resident memory follows what is allocated), in increasing length."""
+    command = [sys.executable, "-m", "benchmarks.memory_length", "--worker", preset, str(int(checkpointing)),
+               "--device", args.device, *(["--dtype", args.dtype] if args.dtype else []),
+               "--lengths", *map(str, sorted(lengths))]
+    environment = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    records = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment, cwd=ROOT) as worker:
+        for line in worker.stdout:
+            if line.startswith("{"):
+                records.append(json.loads(line))
+                record = records[-1]
+                console.print(f"{preset} T={record['length']} checkpointing={checkpointing}: "
+                              f"{record['peak_mib']:.1f} MiB, {record['ms'] / 1e3:.1f} s")
+    if worker.returncode != 0:
+        raise SystemExit(f"the worker for {preset} (checkpointing={checkpointing}) failed with exit status "
+                         f"{worker.returncode}")
+    return records
 
 
 def figure(records: list[dict], title: str):
@@ -121,12 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lengths", nargs="*", type=int, help=f"default: {' '.join(map(str, LENGTHS))}")
     parser.add_argument("--quadratic-max", type=int, default=16384, help="longest T for full-attention presets")
     parser.add_argument("--redraw", action="store_true", help="draw the PNG again from the JSON; nothing runs")
+    parser.add_argument("--worker", nargs=2, metavar=("PRESET", "CHECKPOINTING"), help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     device, dtype = device_and_dtype(args)
+    if args.worker:
+        preset, checkpointing = args.worker[0], bool(int(args.worker[1]))
+        for length in args.lengths:
+            print(json.dumps(run_point(preset, length, checkpointing, device, dtype)), flush=True)
+        return
     machine = describe_machine(device)
     grid = {"families": args.families or list(LINEAR + SPARSE + QUADRATIC), "lengths": args.lengths or list(LENGTHS),
             "quadratic_max": args.quadratic_max}
@@ -140,22 +174,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     check_destination(json_path, grid, full, args.overwrite)
     records = []
-    points = [(preset, length, checkpointing) for preset in grid["families"] for length in sorted(grid["lengths"])
-              for checkpointing in (False, True)
-              if not (preset in QUADRATIC and length > args.quadratic_max)]
-    for preset, length, checkpointing in points:
-        record = run_point(preset, length, checkpointing, device, dtype)
-        console.print(f"{preset} T={length} checkpointing={checkpointing}: {record['peak_mib']:.1f} MiB, "
-                      f"{record['ms'] / 1e3:.1f} s")
-        records.append(record)
+    for preset in grid["families"]:
+        lengths = [t for t in grid["lengths"] if not (preset in QUADRATIC and t > args.quadratic_max)]
+        for checkpointing in (False, True):
+            records += run_in_worker(preset, checkpointing, lengths, args)
     title = (f"Peak memory of one training step versus T, batch 1, tiny presets (d_model 64), "
              f"{dtype_name(dtype)} on {machine.get('gpu', machine['cpu'])}, torch threads {machine['torch_threads']}; "
              "dashed: activation checkpointing; full attention only to T = " + str(args.quadratic_max))
     payload = {"benchmark": "memory-length", "measured": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine,
                "dtype": dtype_name(dtype), "grid": grid, "full_grid": full, "title": title,
-               "what": "peak memory allocated during one forward + backward of the next-token cross-entropy above "
-                       "what was allocated before it (CPU: torch profiler; CUDA: max_memory_allocated), and the "
-                       "wall time of one such step; growth: peak at the longest T over the peak at half of it",
+               "what": "peak memory during one forward + backward of the next-token cross-entropy above what was "
+                       "held before it (CPU: resident memory sampled every 0.5 ms with glibc returning freed memory "
+                       "at once; CUDA: max_memory_allocated), and the wall time of one such step; growth: peak at "
+                       "the longest T over the peak at half of it",
                "growth": growth(records), "results": records}
     write_results(json_path, payload, lambda: figure(records, title))
     print_table(records)

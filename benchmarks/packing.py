@@ -9,7 +9,9 @@ the CPU-scale ListOps of the LRA generator (100-500 tokens; `zoo data prepare lr
 $SEQZOO_DATA/lra/listops-cpu --num-train 20000 --min-length 100 --max-length 500`). Each family runs its CPU config
 (configs/experiments/{timeseries/uea-japanese-vowels,lra/listops}-<family>-cpu.yaml): the same model, batches and
 optimiser, padded and then packed, over the first --steps training batches of one epoch's order (after one untimed
-step); a step is forward, loss, backward and an AdamW update. Results:
+step); a step is forward, loss, backward and an AdamW update. Each family runs as its config has it (bidirectional:
+the model already drops the padding of a padded batch inside, packing saves only the copies around it) and causal
+(a padded batch runs every padded position through the network). Results:
 benchmarks/results/packing-<machine>-<dtype>[-<tag>].{json,png}.
 """
 
@@ -37,9 +39,12 @@ FAMILIES = ("mamba", "xlstm", "deltanet", "attention")
 console = Console()
 
 
-def _module_and_batches(task: str, family: str, pack: bool, steps: int) -> tuple[TaskModule, list[dict]]:
-    """The family's model for the task and the first `steps` + 1 training batches, padded or packed."""
-    config = to_objects(load_config(CONFIGS / TASKS[task].format(family=family), [f"task.pack={str(pack).lower()}"]))
+def _module_and_batches(task: str, family: str, causal: bool, pack: bool,
+                        steps: int) -> tuple[TaskModule, list[dict]]:
+    """The family's model for the task (its config's bidirectional one, or causal) and the first `steps` + 1 training
+    batches, padded or packed."""
+    overrides = [f"task.pack={str(pack).lower()}", f"model.bidirectional={str(not causal).lower()}"]
+    config = to_objects(load_config(CONFIGS / TASKS[task].format(family=family), overrides))
     torch.manual_seed(config.seed)
     datamodule = build_datamodule(config)
     datamodule.prepare_data()
@@ -69,11 +74,11 @@ def _train(module: TaskModule, batches: list[dict]) -> float:
     return time.perf_counter() - started
 
 
-def run_point(task: str, family: str, steps: int) -> dict:
+def run_point(task: str, family: str, causal: bool, steps: int) -> dict:
     """Padding share and real tokens a second, padded and packed, for one family on one task."""
-    record: dict = {"task": task, "family": family}
+    record: dict = {"task": task, "family": family, "direction": "causal" if causal else "bidirectional"}
     for pack in (False, True):
-        module, batches = _module_and_batches(task, family, pack, steps)
+        module, batches = _module_and_batches(task, family, causal, pack, steps)
         seconds = _train(module, batches)
         lengths = torch.cat([b["lengths"] for b in batches[1:]])
         real = int(lengths.sum())
@@ -104,7 +109,7 @@ def figure(records: list[dict], title: str):
         for i, row in zip(x, rows):
             ax.annotate(f"x{row['speedup']:.2f}", (i + 0.2, row["packed"]["tokens_per_s"]), ha="center", va="bottom",
                         fontsize=8)
-        ax.set_xticks(list(x), [r["family"] for r in rows])
+        ax.set_xticks(list(x), [f"{r['family']}\n{r['direction']}" for r in rows], fontsize=7)
         ax.set_ylabel("real tokens / s (training)")
         ax.set_title(f"{task}: {rows[0]['padding_share']:.0%} of padded batches is padding", fontsize=9)
         ax.legend(fontsize=8)
@@ -115,10 +120,10 @@ def figure(records: list[dict], title: str):
 
 def print_table(records: list[dict]) -> None:
     table = Table(title="padded against packed training batches")
-    for column in ("task", "family", "padding share", "padded tok/s", "packed tok/s", "speedup"):
-        table.add_column(column, justify="left" if column in ("task", "family") else "right")
+    for column in ("task", "family", "direction", "padding share", "padded tok/s", "packed tok/s", "speedup"):
+        table.add_column(column, justify="left" if column in ("task", "family", "direction") else "right")
     for r in records:
-        table.add_row(r["task"], r["family"], f"{r['padding_share']:.1%}", f"{r['padded']['tokens_per_s']:,}",
+        table.add_row(r["task"], r["family"], r["direction"], f"{r['padding_share']:.1%}", f"{r['padded']['tokens_per_s']:,}",
                       f"{r['packed']['tokens_per_s']:,}", f"{r['speedup']:.2f}")
     console.print(table)
 
@@ -130,21 +135,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="*", choices=sorted(TASKS), help="default: uea listops")
     parser.add_argument("--families", nargs="*", help=f"default: {' '.join(FAMILIES)}")
     parser.add_argument("--steps", type=int, default=40, help="timed training steps per setting")
+    parser.add_argument("--directions", nargs="*", choices=("causal", "bidirectional"),
+                        help="default: both (the configs' bidirectional models, and the same models causal)")
     args = parser.parse_args(argv)
     device, dtype = device_and_dtype(args)
     if device.type != "cpu" or dtype != torch.float32:
         raise SystemExit("the packing benchmark runs the CPU configs: --device cpu --dtype float32")
     machine = describe_machine(device)
-    grid = {"tasks": args.tasks or list(TASKS), "families": args.families or list(FAMILIES), "steps": args.steps}
-    full = args.tasks is None and args.families is None and args.steps == 40
+    grid = {"tasks": args.tasks or list(TASKS), "families": args.families or list(FAMILIES), "steps": args.steps,
+            "directions": args.directions or ["causal", "bidirectional"]}
+    full = args.tasks is None and args.families is None and args.steps == 40 and args.directions is None
     json_path = args.out / (result_name("packing", machine_label(machine), dtype_name(dtype), args.tag, full) + ".json")
     check_destination(json_path, grid, full, args.overwrite)
     records = []
     for task in grid["tasks"]:
         for family in grid["families"]:
-            records.append(run_point(task, family, args.steps))
-            console.print(f"{task} {family}: padding {records[-1]['padding_share']:.1%}, speedup "
-                          f"x{records[-1]['speedup']:.2f}")
+            for direction in grid["directions"]:
+                records.append(run_point(task, family, direction == "causal", args.steps))
+                console.print(f"{task} {family} {direction}: padding {records[-1]['padding_share']:.1%}, speedup "
+                              f"x{records[-1]['speedup']:.2f}")
     title = (f"Training throughput with padded and packed batches ({args.steps} steps of each family's CPU config), "
              f"{machine['cpu']}, torch threads {machine['torch_threads']}")
     payload = {"benchmark": "packing", "measured": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine,

@@ -7,7 +7,7 @@ Each row of docs/results.json is one metric of one run: task, setting, family, m
 (and the task's description, whether it is a stand-in, the model and its parameter count). docs/results.md groups the
 same rows by task and puts the published numbers (benchmarks/published.py) beside ours. The sweeps that have run
 (MQAR accuracy versus state size, genome bits per base versus context: benchmarks/results_sweeps.py) join both files
-with their plots.
+with their plots, and the scale benchmarks (memory versus length, packing: benchmarks/results_scale.py) join the page.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from benchmarks.published import STAND_INS, lra_published
 from benchmarks.results_checkpoints import checkpoint_section
 from benchmarks.results_forecasting import forecasting_sections, is_forecasting
+from benchmarks.results_scale import scale_sections
 from benchmarks.results_sweeps import load_sweeps, sweep_rows, sweep_sections
 from benchmarks.task_runs import RECORDS, ROOT, generated_configs
 from zoo.atomic import atomic_write_text
@@ -117,6 +118,7 @@ def markdown(records: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]] | 
     lines += forecasting_sections([r for r in records if is_forecasting(r)], duration, trained)
     lines += sweep_sections(sweeps or {}, duration)
     lines += checkpoint_section(duration)
+    lines += scale_sections()
     return "\n".join(lines).rstrip() + "\n"
 
 

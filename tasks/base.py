@@ -16,6 +16,7 @@ dicts of tensors:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -130,6 +131,17 @@ class TaskIO:
 
 class DataError(ValueError):
     """A data file is missing or malformed; the message names the file (and line) and what to do."""
+
+
+@contextlib.contextmanager
+def utf8_errors_named(path: Path) -> Iterator[None]:
+    """Around the reading of a UTF-8 text file: bytes that are not UTF-8 become a DataError naming the file and what
+    to do, not a UnicodeDecodeError from inside the reader."""
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error.reason}: byte {error.object[error.start:error.start + 1]!r} "
+                        "at the position it was read); convert it to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
 
 
 class UnknownTaskError(KeyError, ValueError):

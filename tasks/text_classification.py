@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
-from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task
+from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task, utf8_errors_named
 
 BYTES = 256
 
@@ -44,7 +44,7 @@ def read_examples(path: Path, text_column: str, label_column: str) -> list[tuple
     if not path.is_file():
         raise DataError(f"data file not found: {path}; set the task's data_dir (or the *_file keys) to where it is")
     csv.field_size_limit(sys.maxsize)
-    with open(path, newline="", encoding="utf-8") as file:
+    with utf8_errors_named(path), open(path, newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = [column for column in (text_column, label_column) if column not in (reader.fieldnames or [])]
         if missing:

@@ -135,7 +135,7 @@ class LatestCheckpoint(Callback):
         if trainer.global_step == self._saved_step:
             return
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(temporary)
+        trainer.save_checkpoint(temporary, weights_only=False)  # everything a resume needs (said, so not logged)
         if trainer.is_global_zero:
             os.replace(temporary, self.path)
         self._saved_step = trainer.global_step
@@ -245,9 +245,11 @@ def resume_checkpoint(run_dir: Path) -> Path:
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no {CHECKPOINTS}/{LAST_CHECKPOINT}: the run stopped before its first "
                               "checkpoint, so there is nothing to resume; start it again from its config")
-    try:  # torch checkpoints are zip archives: a truncated or damaged one has no readable directory
+    try:  # torch checkpoints are zip archives: every member's CRC-32 is checked, a truncated one has no directory
         with zipfile.ZipFile(path) as archive:
-            archive.namelist()
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise zipfile.BadZipFile(f"the CRC of {damaged} does not match")
     except (zipfile.BadZipFile, OSError) as error:
         raise CheckpointError(f"{path} is damaged ({error}); it cannot be resumed from: start the run again from its "
                               "config, or resume from a copy of the run directory with an intact checkpoint") from None

@@ -25,7 +25,7 @@ from pathlib import Path
 import rich.progress
 import torch
 from torch.utils.data import Dataset
-from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task
+from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task, utf8_errors_named
 from zoo.tasks.text_classification import pad_batch
 
 SPECIALS = ("<pad>", "<unk>", "<eos>")
@@ -93,7 +93,8 @@ def read_listops(path: Path, max_length: int) -> ListOpsExamples:
         raise DataError(f"ListOps file not found: {path}; point the task's data_dir at the LRA release's ListOps "
                         "folder, or make one with `zoo data prepare lra/listops`")
     tokens, offsets, targets = bytearray(), [0], []
-    with rich.progress.open(path, "r", encoding="utf-8", newline="", description=f"reading {path.name}") as file:
+    with utf8_errors_named(path), rich.progress.open(path, "r", encoding="utf-8", newline="",
+                                                     description=f"reading {path.name}") as file:
         header = file.readline()
         if not header:
             raise DataError(f"{path} is empty; a ListOps file has a 'Source<TAB>Target' header and examples")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
-from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task
+from zoo.tasks.base import DataError, TaskConfig, TaskDataModule, TaskIO, register_task, utf8_errors_named
 
 FEATURES = ("M", "S", "MS")
 DATE_COLUMN = "date"
@@ -59,7 +59,7 @@ def read_series(path: Path, columns: list[str] | None = None) -> tuple[list[str]
     row or a value that is not a number raises DataError naming the place."""
     if not path.is_file():
         raise DataError(f"data file not found: {path}; set the task's data_dir (and file) to where it is")
-    with open(path, newline="", encoding="utf-8") as file:
+    with utf8_errors_named(path), open(path, newline="", encoding="utf-8") as file:
         reader = csv.reader(file)
         header = next(reader, None)
         if not header:

@@ -44,12 +44,25 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(kill_step, tm
     assert not list((run_dir / "checkpoints").glob(".*")), "a temporary checkpoint was left behind"
 
 
-def test_a_truncated_last_checkpoint_is_refused_with_the_way_out(tmp_path, capsys, request):
+def _corrupt(path, how: str) -> None:
+    """A torch checkpoint cut short, or with one byte of its tensor data changed (its size and directory intact)."""
+    torch.save({"state_dict": {"weight": torch.zeros(4096)}}, path)
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        del data[len(data) // 2:]
+    else:
+        data[data.index(bytes(64)) + 32] ^= 0xFF  # inside the zeros of the tensor's storage
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_a_damaged_last_checkpoint_is_refused_with_the_way_out(how, tmp_path, capsys, request):
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
     experiment = request.config.rootpath / "configs" / "experiments" / "mqar-hybrid.yaml"
     (run_dir / "config.yaml").write_text(experiment.read_text())
-    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    _corrupt(run_dir / "checkpoints" / "last.ckpt", how)
     assert main(["train", str(run_dir)]) == 2
     err = capsys.readouterr().err
-    assert "last.ckpt is damaged" in err and "start the run again" in err
+    assert "last.ckpt is damaged" in err and "start the run again" in err, err
+    assert not (run_dir / "logs").exists(), "a refused resume started anyway"
