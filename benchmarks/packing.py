@@ -18,20 +18,25 @@ benchmarks/results/packing-<machine>-<dtype>[-<tag>].{json,png}.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
 from rich.console import Console
 from rich.table import Table
+from zoo.tasks.packing import padding_share
 
-from benchmarks.harness.arguments import add_common_arguments, device_and_dtype, dtype_name
+from benchmarks.harness.arguments import (
+    add_common_arguments,
+    device_and_dtype,
+    dtype_name,
+)
 from benchmarks.harness.machine import describe_machine, machine_label
 from benchmarks.harness.results import check_destination, result_name, write_results
 from benchmarks.task_runs import CONFIGS
 from zoo.anatomy import fit_to_task
 from zoo.config import load_config, to_objects
 from zoo.module import TaskModule
-from zoo.tasks.packing import padding_share
 from zoo.train import build_datamodule
 
 TASKS = {"uea": "timeseries/uea-japanese-vowels-{family}-cpu.yaml", "listops": "lra/listops-{family}-cpu.yaml"}
@@ -50,7 +55,7 @@ def _module_and_batches(task: str, family: str, causal: bool, pack: bool,
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = fit_to_task(config.model, datamodule.io, config.task.name).resolved()
-    optim = {k: getattr(config.optim, k) for k in ("lr", "weight_decay", "betas", "eps", "warmup_steps", "min_lr_ratio")}
+    optim = dataclasses.asdict(config.optim)
     module = TaskModule(model.to_dict(), optim, datamodule.io.to_dict())
     batches = []
     for batch in datamodule.train_dataloader():
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     grid = {"tasks": args.tasks or list(TASKS), "families": args.families or list(FAMILIES), "steps": args.steps,
             "directions": args.directions or ["causal", "bidirectional"]}
     full = args.tasks is None and args.families is None and args.steps == 40 and args.directions is None
-    json_path = args.out / (result_name("packing", machine_label(machine), dtype_name(dtype), args.tag, full) + ".json")
+    name = result_name("packing", machine_label(machine), dtype_name(dtype), args.tag, full)
+    json_path = args.out / f"{name}.json"
     check_destination(json_path, grid, full, args.overwrite)
     records = []
     for task in grid["tasks"]:

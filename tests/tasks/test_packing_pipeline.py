@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 from test_text_classification import write_keyword_texts
-from zoo.anatomy import fit_to_task
-from zoo.module import TaskModule
 from zoo.tasks import get_task
 from zoo.tasks.packing import pack_batch, padding_share
 
 import zoo
+from zoo.anatomy import fit_to_task
 from zoo.cli import main
+from zoo.module import TaskModule
 
 # float32 losses of one batch, packed or padded, can differ only in the order of summation: over 50 seeds (make sweep)
 # the worst difference was a ratio of 0.010 to this tolerance (attention-tiny, causal); bidirectional models (which
