@@ -128,8 +128,8 @@ def print_table(records: list[dict]) -> None:
     for column in ("task", "family", "direction", "padding share", "padded tok/s", "packed tok/s", "speedup"):
         table.add_column(column, justify="left" if column in ("task", "family", "direction") else "right")
     for r in records:
-        table.add_row(r["task"], r["family"], r["direction"], f"{r['padding_share']:.1%}", f"{r['padded']['tokens_per_s']:,}",
-                      f"{r['packed']['tokens_per_s']:,}", f"{r['speedup']:.2f}")
+        table.add_row(r["task"], r["family"], r["direction"], f"{r['padding_share']:.1%}",
+                      f"{r['padded']['tokens_per_s']:,}", f"{r['packed']['tokens_per_s']:,}", f"{r['speedup']:.2f}")
     console.print(table)
 
 
