@@ -60,10 +60,13 @@ def _chunk_delta_rule(
     k_to_end = (k * (b_last - b).exp()[..., None]).transpose(-1, -2)  # [N, H, n, K, C]
     chunk_decay = b_last.exp()[..., None]  # [N, H, n, 1, 1]
     outputs = []
-    for c in range(num_chunks):
-        u = u_tilde[:, :, c] - w[:, :, c] @ state  # [N, H, C, V]
-        outputs.append(q_decayed[:, :, c] @ state + scores[:, :, c] @ u)
-        state = torch.addcmul(k_to_end[:, :, c] @ u, chunk_decay[:, :, c], state)
+    # unbind, not [:, :, c]: the backward of an index in the loop writes a zero tensor of the whole sequence per
+    # chunk (time quadratic in T); unbind's backward stacks every chunk's gradient once
+    per_chunk = (x.unbind(2) for x in (u_tilde, w, q_decayed, scores, k_to_end, chunk_decay))
+    for u_chunk, w_chunk, q_chunk, scores_chunk, k_chunk, decay_chunk in zip(*per_chunk):
+        u = u_chunk - w_chunk @ state  # [N, H, C, V]
+        outputs.append(q_chunk @ state + scores_chunk @ u)
+        state = torch.addcmul(k_chunk @ u, decay_chunk, state)
     o = torch.stack(outputs, dim=2)  # [N, H, n, C, V]
 
     o = o.view(batch, heads, num_chunks * chunk_size, -1)[:, :, :length]
