@@ -96,14 +96,15 @@ def figure(records: list[dict], title: str):
 
     fig, ax = plt.subplots(figsize=(10, 6.5))
     presets = list(dict.fromkeys(r["preset"] for r in records))
-    colours = plt.get_cmap("tab10")
-    for index, preset in enumerate(presets):
+    colours, markers = plt.get_cmap("tab20"), "osD^vP*Xh<>p"
+    for index, preset in enumerate(presets):  # a colour and a marker of its own for each preset
         for checkpointing, style in ((False, "-"), (True, "--")):
             points = sorted((r["length"], r["peak_mib"]) for r in records
                             if r["preset"] == preset and r["activation_checkpointing"] == checkpointing)
             if points:
                 label = preset + (" (checkpointed)" if checkpointing else "")
-                ax.plot(*zip(*points), style, marker="o", color=colours(index % 10), label=label)
+                ax.plot(*zip(*points), style, marker=markers[index % len(markers)], color=colours(index * 2 % 20),
+                        label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (tokens, batch 1)")
