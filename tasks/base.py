@@ -216,7 +216,7 @@ class TaskDataModule(LightningDataModule):
             raise RuntimeError(f"call setup() before requesting the {split} dataloader")
         dataset, seed = self.datasets[split], getattr(self.config, "seed", None)
         trainer = getattr(self, "trainer", None)  # a distributed run splits each epoch's order among its processes
-        rank, replicas = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        rank, replicas = getattr(trainer, "global_rank", 0), getattr(trainer, "world_size", 1)
         sampler = EpochShuffle(len(dataset), seed, rank, replicas) if shuffle and seed is not None else None
         collate = type(self).collate_fn
         if self.config.pack:
