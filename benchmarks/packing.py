@@ -52,7 +52,6 @@ def _module_and_batches(task: str, family: str, causal: bool, pack: bool,
     config = to_objects(load_config(CONFIGS / TASKS[task].format(family=family), overrides))
     torch.manual_seed(config.seed)
     datamodule = build_datamodule(config)
-    datamodule.prepare_data()
     datamodule.setup("fit")
     model = fit_to_task(config.model, datamodule.io, config.task.name).resolved()
     optim = dataclasses.asdict(config.optim)

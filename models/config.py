@@ -172,23 +172,23 @@ def _section(name: str, settings: Any) -> Any:
 
 
 def container_mismatch(schema: Any, value: Any, path: str = "") -> str | None:
-    """The first key (dotted, under `path`) where `value` holds a mapping and `schema` a list or a scalar, or the
-    reverse, with what each is: OmegaConf's merge fails there without naming the key. None when none."""
+    """The first key (dotted, under `path`) where `value` holds a mapping and `schema` (an OmegaConf node) a list or
+    a scalar, or the reverse, with what each is: OmegaConf's merge fails there without naming the key. None when
+    none."""
     def kind(node: Any) -> str:
         if OmegaConf.is_dict(node) or isinstance(node, Mapping) or dataclasses.is_dataclass(node):
             return "a mapping"
         return "a list" if OmegaConf.is_list(node) or isinstance(node, (list, tuple)) else "a value"
 
-    if kind(schema) != kind(value) and value is not None and schema is not None and (kind(schema) != "a value"
-                                                                                      or kind(value) != "a value"):
+    if schema is None or value is None:
+        return None
+    if kind(schema) != kind(value):
         return f"'{path}' must be {kind(schema)}, got {kind(value)} ({value!r})"
-    if kind(schema) == kind(value) == "a mapping":
-        for key in (value.keys() if hasattr(value, "keys") else []):
-            if key in schema if not dataclasses.is_dataclass(schema) else hasattr(schema, str(key)):
-                child = schema[key] if not dataclasses.is_dataclass(schema) else getattr(schema, str(key))
-                found = container_mismatch(child, value[key], f"{path}.{key}" if path else str(key))
-                if found:
-                    return found
+    for key in value.keys() if kind(value) == "a mapping" and hasattr(value, "keys") else []:
+        if key in schema:
+            found = container_mismatch(schema[key], value[key], f"{path}.{key}" if path else str(key))
+            if found:
+                return found
     return None
 
 

@@ -175,8 +175,9 @@ class TaskDataModule(LightningDataModule):
     def __init__(self, config: TaskConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = coerce_config(config, type(self).config_cls)
-        if self.config.pack and type(self).packing_refusal():
-            raise ValueError(f"pack: {type(self).packing_refusal()}")
+        refusal = type(self).packing_refusal() if self.config.pack else None
+        if refusal:
+            raise ValueError(f"pack: {refusal}")
 
     @classmethod
     def packing_refusal(cls) -> str | None:
@@ -247,7 +248,6 @@ class EpochShuffle(DistributedSampler):
 
     def __init__(self, size: int, seed: int, rank: int = 0, replicas: int = 1):
         super().__init__(range(size), num_replicas=replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
-        self.size = size
         self._skip: tuple[int, int] | None = None
 
     def skip_in_epoch(self, epoch: int, items: int) -> None:
@@ -257,8 +257,9 @@ class EpochShuffle(DistributedSampler):
 
     def __iter__(self) -> Iterator[int]:
         seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
-        order += order[: self.total_size - self.size]
+        size = len(self.dataset)
+        order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
+        order += order[: self.total_size - size]
         share = order[self.rank : self.total_size : self.num_replicas]
         if self._skip is not None and self._skip[0] == self.epoch:
             share, self._skip = share[self._skip[1]:], None

@@ -42,6 +42,7 @@ from zoo.models.config import check_layers, container_mismatch
 from zoo.tasks import TaskConfig, UnknownTaskError, get_task
 
 PRECISIONS = ("32-true", "64-true", "bf16-mixed", "16-mixed")
+LOGGERS = ("csv", "tensorboard")
 
 
 @dataclass
@@ -198,9 +199,9 @@ def compose_task(raw: DictConfig) -> DictConfig:
     except UnknownTaskError as error:
         raise ConfigError(f"config key 'task.name': {error}") from None
     task = _merge_section(OmegaConf.structured(config_cls), fields, "task")
-    if task.pack and datamodule_cls.packing_refusal():
-        raise ConfigError(f"config key 'task.pack': the task '{name}' cannot be packed: "
-                          f"{datamodule_cls.packing_refusal()}")
+    refusal = datamodule_cls.packing_refusal() if task.pack else None
+    if refusal:
+        raise ConfigError(f"config key 'task.pack': the task '{name}' cannot be packed: {refusal}")
     return task
 
 
@@ -243,6 +244,9 @@ def _validate_ranges(config: DictConfig) -> None:
 def _validate_choices(config: DictConfig) -> None:
     """Checks that a dataclass schema cannot express: enumerations and ranges."""
     _validate_ranges(config)
+    if config.trainer.logger not in LOGGERS:
+        raise ConfigError(f"config key 'trainer.logger' is '{config.trainer.logger}'; choose one of: "
+                          f"{', '.join(LOGGERS)}")
     if config.trainer.precision not in PRECISIONS:
         raise ConfigError(
             f"config key 'trainer.precision' is '{config.trainer.precision}'; choose one of: {', '.join(PRECISIONS)} "

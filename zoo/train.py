@@ -48,7 +48,6 @@ LAST_CHECKPOINT = "last.ckpt"
 # The run directory of a distributed run: set by the first process before Lightning launches the others (which
 # inherit it), or by the user for every node of a multi-node launch, so that all processes write to one folder
 RUN_DIR_ENV = "SEQZOO_RUN_DIR"
-LOGGERS = ("csv", "tensorboard")
 # Lightning's warnings about a run folder in use, which a resumed run uses on purpose (its log is kept aside first)
 RESUME_WARNINGS = (".*Experiment logs directory .* exists and is not empty.*",
                    ".*Checkpoint directory .* exists and is not empty.*",
@@ -213,9 +212,6 @@ logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdvert()
 def check_trainer_settings(config: ExperimentConfig) -> None:
     """Build (and drop) a Trainer from the config's settings, so that a wrong strategy, accelerator, device list or
     precision is one ConfigError before any data is read or folder made, with Lightning's own reason."""
-    if config.trainer.logger not in LOGGERS:
-        raise ConfigError(f"config key 'trainer.logger' is '{config.trainer.logger}'; choose one of: "
-                          f"{', '.join(LOGGERS)}")
     quiet = logging.getLogger("lightning.pytorch")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the real Trainer reports the devices; this one stays silent
@@ -290,15 +286,21 @@ def _provenance(experiment: ExperimentConfig, config: DictConfig, datamodule: Ta
     )
 
 
+def _with_test_metrics(trainer: L.Trainer, module: TaskModule, datamodule: TaskDataModule,
+                       metrics: dict[str, float]) -> dict[str, float]:
+    """`metrics` and the test split's metrics of `module`."""
+    for result in trainer.test(module, datamodule=datamodule, verbose=False):
+        metrics.update({k: float(v) for k, v in result.items()})
+    return metrics
+
+
 def _dev_run(trainer_settings: dict[str, Any], module: TaskModule, datamodule: TaskDataModule) -> dict[str, float]:
     """Lightning's fast_dev_run: a few batches of fit and test in a temporary folder that is removed after."""
     with tempfile.TemporaryDirectory(prefix="seqzoo-dev-run-") as folder:
         trainer = L.Trainer(**trainer_settings, default_root_dir=folder)
         trainer.fit(module, datamodule=datamodule)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
-        for result in trainer.test(module, datamodule=datamodule, verbose=False):
-            metrics.update({k: float(v) for k, v in result.items()})
-    return metrics
+        fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+        return _with_test_metrics(trainer, module, datamodule, fitted)
 
 
 def train(config: DictConfig, *, command: str | None = None, resume: Path | None = None,
@@ -326,8 +328,7 @@ def train(config: DictConfig, *, command: str | None = None, resume: Path | None
     module = TaskModule(model_cfg.to_dict(), _container(experiment.optim), task_io.to_dict(),
                         activation_checkpointing=experiment.trainer.activation_checkpointing)
     monitor = _monitor(experiment, module.objective)
-    datamodule.prepare_data()  # generated or read now, so that data that cannot be made leaves no run folder
-    datamodule.setup("fit")
+    datamodule.setup("fit")  # data generated or read now: data that cannot be made leaves no run folder
     if experiment.trainer.fast_dev_run:
         metrics = _dev_run(_trainer_settings(experiment), module, datamodule)
         return RunResult(None, None, metrics, time.perf_counter() - started, primary)
@@ -350,11 +351,10 @@ def train(config: DictConfig, *, command: str | None = None, resume: Path | None
     best = best_checkpoint.best_model_path or None
     if best:
         module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-    for result in trainer.test(module, datamodule=datamodule, verbose=False):
-        metrics.update({k: float(v) for k, v in result.items()})
+    validated = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    metrics = _with_test_metrics(trainer, module, datamodule, validated)
     seconds = time.perf_counter() - started
-    if not trainer.is_global_zero:
+    if not primary:
         return RunResult(run_dir, None, metrics, seconds, primary=False)
 
     curves = plot_training_curves(run_dir / "logs", run_dir / "curves.png")

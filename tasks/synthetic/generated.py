@@ -83,8 +83,9 @@ class GeneratedTokenTask(TaskDataModule):
         return CachedTensors(self.data_dir / self.config.name, self.cache_fields)
 
     def prepare_data(self) -> None:
-        """Generate and cache the splits unless an intact cache entry exists."""
-        self.cache.load_or_build(self._generate_splits, self._check)
+        """Generate and cache the splits unless an intact cache entry exists (or they are loaded already)."""
+        if not self.datasets:
+            self.cache.load_or_build(self._generate_splits, self._check)
 
     def setup(self, stage: str | None = None) -> None:
         """Load every split from the cache (generating it first if needed)."""
